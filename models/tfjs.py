@@ -1,0 +1,49 @@
+"""Readers for the two TF.js formats the weight packages use.
+
+Weights manifests (face-api) and graph models (human-models) share one weight layout: tensors
+are read from the .bin shards in manifest order with no alignment padding, and quantised tensors
+dequantise as `q * scale + min` (uint8/uint16) or are stored as IEEE half floats (float16).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+_STORED = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16,
+           "float16": np.float16, "bool": np.bool_}
+
+
+def read_weights(manifest: list, directory: Path) -> dict:
+    """Return {name: ndarray} for every tensor in a TF.js weights manifest."""
+    weights = {}
+    for group in manifest:
+        blob = b"".join((directory / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            quant = spec.get("quantization")
+            stored = _STORED[quant["dtype"] if quant else spec["dtype"]]
+            count = int(np.prod(spec["shape"], dtype=np.int64))
+            size = count * np.dtype(stored).itemsize
+            raw = np.frombuffer(blob, dtype=stored, count=count, offset=offset)
+            offset += size
+            if quant and quant["dtype"] in ("uint8", "uint16"):
+                values = raw.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
+            elif quant:
+                values = raw.astype(np.float32)
+            else:
+                values = raw.astype(_STORED[spec["dtype"]])
+            weights[spec["name"]] = values.reshape(spec["shape"])
+        if offset != len(blob):
+            raise ValueError(f"{group['paths']}: manifest covers {offset} of {len(blob)} bytes")
+    return weights
+
+
+def read_weights_manifest(path: Path) -> dict:
+    """face-api style `*-weights_manifest.json` + .bin shards beside it."""
+    return read_weights(json.loads(path.read_text()), path.parent)
+
+
+def read_graph_model(path: Path):
+    """human-models style `model.json`: returns (graph nodes, {name: ndarray})."""
+    model = json.loads(path.read_text())
+    return model["modelTopology"]["node"], read_weights(model["weightsManifest"], path.parent)

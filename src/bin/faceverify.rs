@@ -1,0 +1,268 @@
+//! `faceverify`: the pipeline on the command line. Exit status: 0 same person (or success),
+//! 1 different people, 2 error. Errors go to stderr as `faceverify: message`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use faceverify::evaluate::{evaluate, Scored};
+use faceverify::pipeline::compare::Metric;
+use faceverify::pipeline::decode::decode;
+use faceverify::registry::{ModelKind, Registry};
+use faceverify::{Analysis, Error, ErrorKind, Result, Verifier};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(version, about = "Face verification: detect, align, embed, compare")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Are the largest faces in A and B the same person?
+    Verify {
+        a: PathBuf,
+        b: PathBuf,
+        /// Distance metric: cosine, euclidean, euclidean_l2, angular.
+        #[arg(long, default_value = "euclidean")]
+        metric: String,
+        /// Accept at or below this distance instead of the model's threshold.
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// The embedding of the largest face in IMG.
+    Embed {
+        img: PathBuf,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Every face in IMG with its box, score and keypoints.
+    Detect {
+        img: PathBuf,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Accuracy over labelled pairs (CSV: file_x, file_y, and `same` or `Decision`).
+    Eval {
+        #[arg(long)]
+        pairs: PathBuf,
+        /// Folder the CSV's paths are relative to (default: the CSV's folder).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Metric to report; default: all of them.
+        #[arg(long)]
+        metric: Option<String>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Recognition model id (see models/manifest.json).
+    #[arg(long)]
+    model: Option<String>,
+    /// Detector model id.
+    #[arg(long)]
+    detector: Option<String>,
+    /// Folder with the converted .onnx files [env: FACEVERIFY_MODELS].
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<Verifier> {
+        let registry = Registry::builtin();
+        let dir = self
+            .models_dir
+            .clone()
+            .or_else(|| std::env::var_os("FACEVERIFY_MODELS").map(PathBuf::from))
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx"));
+        let detector = registry.get(self.detector.as_deref().unwrap_or(&registry.default_detector), ModelKind::Detector)?;
+        let embedder = registry.get(self.model.as_deref().unwrap_or(&registry.default_embedder), ModelKind::Embedder)?;
+        let read = |file: &str| {
+            let path = dir.join(file);
+            std::fs::read(&path).map_err(|e| {
+                Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
+            })
+        };
+        Verifier::load(&detector.id, &read(&detector.file)?, &embedder.id, &read(&embedder.file)?)
+    }
+}
+
+fn read_image(path: &Path) -> Result<image::RgbImage> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::new(ErrorKind::ImageDecode, format!("cannot read \"{}\": {e}", path.display())))?;
+    decode(&bytes).map_err(|e| e.context(format!("\"{}\"", path.display())))
+}
+
+fn analyze(verifier: &Verifier, path: &Path) -> Result<Analysis> {
+    verifier.analyze(&read_image(path)?).map_err(|e| e.context(format!("\"{}\"", path.display())))
+}
+
+fn face_json(analysis: &Analysis) -> serde_json::Value {
+    let face = &analysis.faces[analysis.chosen];
+    json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "count": analysis.faces.len()})
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Verify { a, b, metric, threshold, models } => {
+            let metric: Metric = metric.parse()?;
+            let start = Instant::now();
+            let verifier = models.load()?;
+            let load_ms = ms(start);
+            let start = Instant::now();
+            let (first, second) = (analyze(&verifier, &a)?, analyze(&verifier, &b)?);
+            let analyze_ms = ms(start);
+            let verdict = verifier.verify(&first.embedding, &second.embedding, metric, threshold)?;
+            if models.json {
+                let mut out = serde_json::to_value(&verdict).unwrap_or_default();
+                out["faces"] = json!([face_json(&first), face_json(&second)]);
+                out["ms"] = json!({"load": load_ms, "analyze": analyze_ms});
+                println!("{out}");
+            } else {
+                println!(
+                    "{}: {} distance {:.4} (threshold {:.4}, {} on {})",
+                    if verdict.verified { "same person" } else { "different people" },
+                    metric,
+                    verdict.distance,
+                    verdict.threshold,
+                    metric,
+                    verdict.model
+                );
+            }
+            Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Embed { img, models } => {
+            let analysis = analyze(&models.load()?, &img)?;
+            if models.json {
+                println!("{}", json!({"embedding": analysis.embedding, "face": face_json(&analysis)}));
+            } else {
+                let values: Vec<String> = analysis.embedding.iter().map(|v| format!("{v:.6}")).collect();
+                println!("{}", values.join(" "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Detect { img, models } => {
+            let faces = models.load()?.detect(&read_image(&img)?)?;
+            if models.json {
+                println!("{}", json!({"faces": faces, "count": faces.len()}));
+            } else {
+                for face in &faces {
+                    let b = face.bbox;
+                    println!("{:.0},{:.0} {:.0}×{:.0} score {:.3}", b.x, b.y, b.width, b.height, face.score);
+                }
+            }
+            Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Eval { pairs, root, metric, models } => eval(&pairs, root, metric, &models),
+    }
+}
+
+/// Reads `file_x,file_y,<same|Decision>` rows.
+fn read_pairs(path: &Path) -> Result<Vec<(String, String, bool)>> {
+    let bad = |msg: String| Error::new(ErrorKind::InvalidInput, format!("\"{}\": {msg}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (x, y) = column("file_x").zip(column("file_y")).ok_or_else(|| bad("needs columns file_x and file_y".into()))?;
+    let label = column("same").or_else(|| column("Decision")).ok_or_else(|| bad("needs a column same or Decision".into()))?;
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let field = |i: usize| record.get(i).unwrap_or("").trim().to_string();
+        let same = match field(label).to_lowercase().as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            other => return Err(bad(format!("row {}: label \"{other}\" is not 1/0, true/false or Yes/No", line + 2))),
+        };
+        rows.push((field(x), field(y), same));
+    }
+    Ok(rows)
+}
+
+fn eval(pairs_path: &Path, root: Option<PathBuf>, metric: Option<String>, models: &ModelArgs) -> Result<ExitCode> {
+    let rows = read_pairs(pairs_path)?;
+    let root = root.unwrap_or_else(|| pairs_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let metrics = match metric {
+        Some(m) => vec![m.parse::<Metric>()?],
+        None => Metric::ALL.to_vec(),
+    };
+    let verifier = models.load()?;
+    let mut embeddings: HashMap<String, std::result::Result<Vec<f32>, String>> = HashMap::new();
+    for (x, y, _) in &rows {
+        for file in [x, y] {
+            if !embeddings.contains_key(file) {
+                let result = analyze(&verifier, &root.join(file)).map(|a| a.embedding).map_err(|e| e.to_string());
+                embeddings.insert(file.clone(), result);
+            }
+        }
+    }
+    let mut failed: Vec<String> = embeddings.iter().filter_map(|(_, r)| r.as_ref().err().cloned()).collect();
+    failed.sort();
+    let mut reports = serde_json::Map::new();
+    for metric in &metrics {
+        let scored: Vec<Scored> = rows
+            .iter()
+            .map(|(x, y, same)| {
+                let distance = match (&embeddings[x], &embeddings[y]) {
+                    (Ok(a), Ok(b)) => metric.distance(a, b).ok(),
+                    _ => None,
+                };
+                Scored { distance, same: *same }
+            })
+            .collect();
+        let threshold = verifier.embedder_spec().threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
+        let report = evaluate(&scored, threshold);
+        if !models.json {
+            println!(
+                "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · {} pairs, {} failed",
+                metric.to_string(), report.accuracy, report.threshold, report.best_accuracy, report.best_threshold,
+                report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.n_pairs, report.n_failed
+            );
+        }
+        reports.insert(metric.to_string(), serde_json::to_value(report).unwrap_or_default());
+    }
+    let model = verifier.embedder_spec().id.clone();
+    if models.json {
+        let out = if metrics.len() == 1 {
+            let mut single = reports.into_iter().next().map(|(_, v)| v).unwrap_or_default();
+            single["metric"] = json!(metrics[0]);
+            single["model"] = json!(model);
+            single["failed"] = json!(failed);
+            single
+        } else {
+            json!({"model": model, "metrics": reports, "failed": failed})
+        };
+        println!("{out}");
+    } else {
+        for f in &failed {
+            println!("failed: {f}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("faceverify: {err} [{}]", err.kind().code());
+            ExitCode::from(2)
+        }
+    }
+}

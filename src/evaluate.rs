@@ -1,0 +1,163 @@
+//! Evaluate: accuracy figures for a verifier over labelled pairs, as LFW reports them.
+//! Pure arithmetic on distances; reading the pairs and images is the caller's job.
+
+use serde::Serialize;
+
+/// One labelled pair: its distance, or `None` when a face was not found in either image
+/// (such pairs count as wrong, whatever the threshold).
+#[derive(Debug, Clone, Copy)]
+pub struct Scored {
+    /// Distance between the two embeddings.
+    pub distance: Option<f32>,
+    /// Whether the two images show the same person.
+    pub same: bool,
+}
+
+/// The figures for one model and metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Accuracy at `threshold`.
+    pub accuracy: f64,
+    /// The threshold `accuracy` was measured at.
+    pub threshold: f32,
+    /// The threshold with the best accuracy on all pairs (optimistic).
+    pub best_threshold: f32,
+    /// Accuracy at `best_threshold`.
+    pub best_accuracy: f64,
+    /// 10-fold cross-validated accuracy: threshold picked on 9 folds, tested on the 10th.
+    pub cv_accuracy: f64,
+    /// Area under the ROC curve over the pairs that were scored.
+    pub auc: f64,
+    /// True accept rate at a false accept rate of at most 1e-3.
+    #[serde(rename = "tar_at_far_1e-3")]
+    pub tar_at_far_1e_3: f64,
+    /// Number of pairs.
+    pub n_pairs: usize,
+    /// Pairs where a face was not found.
+    pub n_failed: usize,
+}
+
+/// Accuracy over `pairs` when distances ≤ `threshold` mean "same".
+pub fn accuracy(pairs: &[Scored], threshold: f32) -> f64 {
+    if pairs.is_empty() {
+        return 0.0;
+    }
+    let correct = pairs.iter().filter(|p| p.distance.is_some_and(|d| (d <= threshold) == p.same)).count();
+    correct as f64 / pairs.len() as f64
+}
+
+/// The threshold that maximises accuracy over `pairs` (midpoints between distances).
+pub fn best_threshold(pairs: &[Scored]) -> f32 {
+    let mut distances: Vec<f32> = pairs.iter().filter_map(|p| p.distance).collect();
+    distances.sort_by(f32::total_cmp);
+    let mut candidates = vec![distances.first().map_or(0.0, |d| d - 1e-3)];
+    candidates.extend(distances.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    candidates.extend(distances.last().map(|d| d + 1e-3));
+    let mut best = (f64::MIN, 0.0);
+    for t in candidates {
+        let acc = accuracy(pairs, t);
+        if acc > best.0 {
+            best = (acc, t);
+        }
+    }
+    best.1
+}
+
+/// Everything in a [`Report`], with `threshold` the model's configured one.
+pub fn evaluate(pairs: &[Scored], threshold: f32) -> Report {
+    let best = best_threshold(pairs);
+    Report {
+        accuracy: accuracy(pairs, threshold),
+        threshold,
+        best_threshold: best,
+        best_accuracy: accuracy(pairs, best),
+        cv_accuracy: cross_validated(pairs, 10),
+        auc: auc(pairs),
+        tar_at_far_1e_3: tar_at_far(pairs, 1e-3),
+        n_pairs: pairs.len(),
+        n_failed: pairs.iter().filter(|p| p.distance.is_none()).count(),
+    }
+}
+
+fn cross_validated(pairs: &[Scored], folds: usize) -> f64 {
+    let folds = folds.min(pairs.len());
+    if folds < 2 {
+        return accuracy(pairs, best_threshold(pairs));
+    }
+    let fold_of = |i: usize| i * folds / pairs.len();
+    let mut total = 0.0;
+    for fold in 0..folds {
+        let (test, train): (Vec<(usize, &Scored)>, Vec<(usize, &Scored)>) =
+            pairs.iter().enumerate().partition(|(i, _)| fold_of(*i) == fold);
+        let train: Vec<Scored> = train.into_iter().map(|(_, p)| *p).collect();
+        let test: Vec<Scored> = test.into_iter().map(|(_, p)| *p).collect();
+        total += accuracy(&test, best_threshold(&train)) * test.len() as f64;
+    }
+    total / pairs.len() as f64
+}
+
+/// Probability that a random same pair is closer than a random different pair (ties half).
+fn auc(pairs: &[Scored]) -> f64 {
+    let same: Vec<f32> = pairs.iter().filter(|p| p.same).filter_map(|p| p.distance).collect();
+    let different: Vec<f32> = pairs.iter().filter(|p| !p.same).filter_map(|p| p.distance).collect();
+    if same.is_empty() || different.is_empty() {
+        return 0.0;
+    }
+    let mut wins = 0.0;
+    for s in &same {
+        for d in &different {
+            wins += if s < d { 1.0 } else if s == d { 0.5 } else { 0.0 };
+        }
+    }
+    wins / (same.len() * different.len()) as f64
+}
+
+/// The largest share of same pairs accepted while accepting at most `far` of different ones.
+fn tar_at_far(pairs: &[Scored], far: f64) -> f64 {
+    let mut different: Vec<f32> = pairs.iter().filter(|p| !p.same).filter_map(|p| p.distance).collect();
+    let n_same = pairs.iter().filter(|p| p.same).count();
+    if different.is_empty() || n_same == 0 {
+        return 0.0;
+    }
+    different.sort_by(f32::total_cmp);
+    let allowed = (far * different.len() as f64).floor() as usize;
+    // Accept distances strictly below the (allowed+1)-th closest different pair.
+    let limit = different.get(allowed).copied().unwrap_or(f32::INFINITY);
+    let accepted = pairs.iter().filter(|p| p.same && p.distance.is_some_and(|d| d < limit)).count();
+    accepted as f64 / n_same as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(distance: f32, same: bool) -> Scored {
+        Scored { distance: Some(distance), same }
+    }
+
+    #[test]
+    fn separable_pairs_score_perfectly() {
+        let pairs: Vec<Scored> = (0..20).map(|i| pair(i as f32 / 10.0, i < 10)).collect();
+        let report = evaluate(&pairs, 0.95);
+        assert_eq!(report.accuracy, 1.0);
+        assert_eq!(report.auc, 1.0);
+        assert_eq!(report.tar_at_far_1e_3, 1.0);
+        assert!((0.9..1.0).contains(&report.best_threshold));
+        assert_eq!(report.cv_accuracy, 1.0);
+    }
+
+    #[test]
+    fn failures_count_as_wrong() {
+        let pairs = [pair(0.1, true), pair(0.9, false), Scored { distance: None, same: true }];
+        let report = evaluate(&pairs, 0.5);
+        assert!((report.accuracy - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(report.n_failed, 1);
+    }
+
+    #[test]
+    fn inverted_scores_have_zero_auc() {
+        let pairs = [pair(0.9, true), pair(0.1, false)];
+        assert_eq!(auc(&pairs), 0.0);
+        assert_eq!(tar_at_far(&pairs, 1e-3), 0.0);
+    }
+}

@@ -1,0 +1,121 @@
+//! Align: a detected face → the recognition model's input crop.
+//!
+//! The keypoints named in the embedder's alignment template are fitted to their template
+//! positions by a least-squares similarity transform (rotation, uniform scale, translation:
+//! Umeyama's method, no reflection), and the image is warped through it with bilinear
+//! sampling. Coordinates are pixels; the crop has the model's input size.
+
+use image::{Rgb, RgbImage};
+use imageproc::geometric_transformations::{warp_into, Border, Interpolation, Projection};
+use nalgebra::{Matrix2, Vector2};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::detect::Face;
+use crate::registry::ModelSpec;
+
+/// A 2-D similarity transform `p ↦ s·R·p + t`, as the top two rows of a 3×3 matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity(pub [f32; 6]);
+
+impl Similarity {
+    /// Least-squares fit mapping each `from[i]` onto `to[i]`; needs two distinct points.
+    pub fn fit(from: &[[f32; 2]], to: &[[f32; 2]]) -> Option<Similarity> {
+        if from.len() != to.len() || from.len() < 2 {
+            return None;
+        }
+        let n = from.len() as f64;
+        let v = |p: &[f32; 2]| Vector2::new(p[0] as f64, p[1] as f64);
+        let mean_from = from.iter().map(v).sum::<Vector2<f64>>() / n;
+        let mean_to = to.iter().map(v).sum::<Vector2<f64>>() / n;
+        let mut covariance = Matrix2::zeros();
+        let mut spread = 0.0;
+        for (f, t) in from.iter().zip(to) {
+            let (df, dt) = (v(f) - mean_from, v(t) - mean_to);
+            covariance += dt * df.transpose();
+            spread += df.norm_squared();
+        }
+        if spread < 1e-9 {
+            return None;
+        }
+        let svd = covariance.svd(true, true);
+        let (u, v_t) = (svd.u?, svd.v_t?);
+        let flip = if u.determinant() * v_t.determinant() < 0.0 { -1.0 } else { 1.0 };
+        let d = Matrix2::new(1.0, 0.0, 0.0, flip);
+        let rotation = u * d * v_t;
+        let scale = (svd.singular_values[0] + flip * svd.singular_values[1]) / spread;
+        let translation = mean_to - scale * rotation * mean_from;
+        let m = scale * rotation;
+        let values = [m[(0, 0)], m[(0, 1)], translation.x, m[(1, 0)], m[(1, 1)], translation.y];
+        values.iter().all(|x| x.is_finite()).then(|| Similarity(values.map(|x| x as f32)))
+    }
+
+    /// Where `p` goes.
+    pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
+        let m = &self.0;
+        [m[0] * p[0] + m[1] * p[1] + m[2], m[3] * p[0] + m[4] * p[1] + m[5]]
+    }
+}
+
+/// Warp `face` out of `image` into the crop the embedder `spec` expects.
+pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<RgbImage> {
+    let template = &spec
+        .alignment
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" has no alignment template", spec.id)))?
+        .template;
+    let (mut from, mut to) = (Vec::new(), Vec::new());
+    for (name, target) in template {
+        if let Some(point) = face.keypoints.iter().find(|k| &k.name == name) {
+            from.push([point.x, point.y]);
+            to.push(*target);
+        }
+    }
+    let transform = Similarity::fit(&from, &to).ok_or_else(|| {
+        Error::new(
+            ErrorKind::NoFace,
+            format!("the face's keypoints cannot be aligned to \"{}\" (matched {} of {})", spec.id, from.len(), template.len()),
+        )
+    })?;
+    let m = transform.0;
+    let projection = Projection::from_matrix([m[0], m[1], m[2], m[3], m[4], m[5], 0.0, 0.0, 1.0])
+        .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face keypoints"))?;
+    let mut crop = RgbImage::new(spec.input.width, spec.input.height);
+    warp_into(image, projection, Interpolation::Bilinear, Border::Constant(Rgb([0, 0, 0])), &mut crop);
+    Ok(crop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_a_known_similarity() {
+        let (s, angle, t) = (1.7f32, 0.4f32, [12.0f32, -3.0f32]);
+        let truth = Similarity([
+            s * angle.cos(), -s * angle.sin(), t[0],
+            s * angle.sin(), s * angle.cos(), t[1],
+        ]);
+        let from = [[10.0, 10.0], [40.0, 12.0], [25.0, 30.0], [24.0, 45.0]];
+        let to: Vec<[f32; 2]> = from.iter().map(|&p| truth.apply(p)).collect();
+        let fitted = Similarity::fit(&from, &to).unwrap();
+        for (a, b) in fitted.0.iter().zip(truth.0.iter()) {
+            assert!((a - b).abs() < 1e-4, "{fitted:?} vs {truth:?}");
+        }
+    }
+
+    #[test]
+    fn never_reflects() {
+        // Mirror-image targets: the best similarity cannot flip, so it must not map exactly.
+        let from = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]];
+        let to = [[0.0, 0.0], [-10.0, 0.0], [0.0, 10.0]];
+        let m = Similarity::fit(&from, &to).unwrap().0;
+        let det = m[0] * m[4] - m[1] * m[3];
+        assert!(det >= 0.0);
+    }
+
+    #[test]
+    fn degenerate_points_fail() {
+        assert!(Similarity::fit(&[[1.0, 1.0], [1.0, 1.0]], &[[0.0, 0.0], [5.0, 5.0]]).is_none());
+        assert!(Similarity::fit(&[[1.0, 1.0]], &[[0.0, 0.0]]).is_none());
+    }
+}

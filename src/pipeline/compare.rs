@@ -1,0 +1,108 @@
+//! Compare: distances between embeddings. Smaller always means more alike, so every metric
+//! shares one rule: distance ≤ threshold ⇒ same person.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How two embeddings are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// 1 − cosine similarity, in [0, 2].
+    Cosine,
+    /// Euclidean distance of the raw embeddings (dlib's native metric).
+    Euclidean,
+    /// Euclidean distance after L2-normalising both, in [0, 2].
+    EuclideanL2,
+    /// Angle between the embeddings divided by π, in [0, 1].
+    Angular,
+}
+
+impl Metric {
+    /// Every metric, in a stable order.
+    pub const ALL: [Metric; 4] = [Metric::Cosine, Metric::Euclidean, Metric::EuclideanL2, Metric::Angular];
+
+    /// The distance between `a` and `b`; both must have the same, non-zero length.
+    pub fn distance(self, a: &[f32], b: &[f32]) -> Result<f32> {
+        if a.len() != b.len() || a.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("embeddings of length {} and {} cannot be compared", a.len(), b.len()),
+            ));
+        }
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let norm_a = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let norm_b = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let cosine = if norm_a > 0.0 && norm_b > 0.0 { (dot / (norm_a * norm_b)).clamp(-1.0, 1.0) } else { 0.0 };
+        let distance = match self {
+            Metric::Cosine => 1.0 - cosine,
+            Metric::Euclidean => a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>().sqrt(),
+            Metric::EuclideanL2 => (2.0 - 2.0 * cosine).max(0.0).sqrt(),
+            Metric::Angular => cosine.acos() / std::f64::consts::PI,
+        };
+        if !distance.is_finite() {
+            return Err(Error::new(ErrorKind::InvalidInput, "embedding contains NaN or infinity"));
+        }
+        Ok(distance as f32)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Metric::Cosine => "cosine",
+            Metric::Euclidean => "euclidean",
+            Metric::EuclideanL2 => "euclidean_l2",
+            Metric::Angular => "angular",
+        })
+    }
+}
+
+impl FromStr for Metric {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Metric> {
+        Metric::ALL.into_iter().find(|m| m.to_string() == s).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownModel,
+                format!("unknown metric \"{s}\" (known: cosine, euclidean, euclidean_l2, angular)"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_of_known_vectors() {
+        let (a, b) = ([1.0, 0.0], [0.0, 2.0]);
+        assert!((Metric::Cosine.distance(&a, &b).unwrap() - 1.0).abs() < 1e-6);
+        assert!((Metric::Euclidean.distance(&a, &b).unwrap() - 5f32.sqrt()).abs() < 1e-6);
+        assert!((Metric::EuclideanL2.distance(&a, &b).unwrap() - 2f32.sqrt()).abs() < 1e-6);
+        assert!((Metric::Angular.distance(&a, &b).unwrap() - 0.5).abs() < 1e-6);
+        for metric in Metric::ALL {
+            assert!(metric.distance(&a, &a).unwrap().abs() < 1e-6, "{metric}");
+        }
+    }
+
+    #[test]
+    fn bad_embeddings_are_errors() {
+        assert!(Metric::Cosine.distance(&[1.0], &[1.0, 2.0]).is_err());
+        assert!(Metric::Euclidean.distance(&[f32::NAN], &[1.0]).is_err());
+        assert!(Metric::Cosine.distance(&[], &[]).is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for metric in Metric::ALL {
+            assert_eq!(metric.to_string().parse::<Metric>().unwrap(), metric);
+        }
+        assert!("manhattan".parse::<Metric>().is_err());
+    }
+}

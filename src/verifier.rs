@@ -1,0 +1,97 @@
+//! The whole pipeline behind one type: decode → detect → align → embed → compare.
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::align::align;
+use crate::pipeline::compare::Metric;
+use crate::pipeline::detect::{Detector, Face};
+use crate::pipeline::embed::Embedder;
+use crate::pipeline::network::Network;
+use crate::registry::{ModelKind, ModelSpec, Registry};
+
+/// A detector and a recognition model, loaded once and reused for every image.
+pub struct Verifier {
+    detector: Detector,
+    embedder: Embedder,
+}
+
+/// What the pipeline found in one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Every face found, best score first.
+    pub faces: Vec<Face>,
+    /// Index into `faces` of the face that was embedded: the largest.
+    pub chosen: usize,
+    /// The chosen face's embedding.
+    pub embedding: Vec<f32>,
+    /// The aligned crop that was embedded (not serialised).
+    #[serde(skip)]
+    pub aligned: RgbImage,
+}
+
+/// The verdict on two images.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Whether the distance is at or below the threshold.
+    pub verified: bool,
+    /// Distance between the two embeddings.
+    pub distance: f32,
+    /// The threshold used.
+    pub threshold: f32,
+    /// The metric used.
+    pub metric: Metric,
+    /// The recognition model's id.
+    pub model: String,
+}
+
+impl Verifier {
+    /// Load a detector and an embedder by manifest id from their ONNX bytes.
+    pub fn load(detector_id: &str, detector: &[u8], embedder_id: &str, embedder: &[u8]) -> Result<Verifier> {
+        let registry = Registry::builtin();
+        let detector_spec = registry.get(detector_id, ModelKind::Detector)?;
+        let embedder_spec = registry.get(embedder_id, ModelKind::Embedder)?;
+        Ok(Verifier {
+            detector: Detector::new(Network::load(detector_spec, detector)?)?,
+            embedder: Embedder::new(Network::load(embedder_spec, embedder)?)?,
+        })
+    }
+
+    /// The recognition model's manifest entry.
+    pub fn embedder_spec(&self) -> &ModelSpec {
+        self.embedder.network().spec()
+    }
+
+    /// Faces in `image`, best first.
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        self.detector.detect(image)
+    }
+
+    /// Detect, then align and embed the largest face.
+    pub fn analyze(&self, image: &RgbImage) -> Result<Analysis> {
+        let faces = self.detector.detect(image)?;
+        let chosen = faces
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.bbox.area().total_cmp(&b.1.bbox.area()))
+            .map(|(i, _)| i)
+            .ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
+        let aligned = align(image, &faces[chosen], self.embedder_spec())?;
+        let embedding = self.embedder.embed(&aligned)?;
+        Ok(Analysis { faces, chosen, embedding, aligned })
+    }
+
+    /// Compare two embeddings with `metric` against the model's threshold for it, or
+    /// against `threshold` when given.
+    pub fn verify(&self, a: &[f32], b: &[f32], metric: Metric, threshold: Option<f32>) -> Result<Verification> {
+        let spec = self.embedder_spec();
+        let threshold = match threshold {
+            Some(t) if t.is_finite() => t,
+            Some(t) => return Err(Error::new(ErrorKind::InvalidInput, format!("threshold {t} is not a number"))),
+            None => spec.threshold(metric)?.value,
+        };
+        let distance = metric.distance(a, b)?;
+        Ok(Verification { verified: distance <= threshold, distance, threshold, metric, model: spec.id.clone() })
+    }
+}

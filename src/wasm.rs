@@ -1,0 +1,61 @@
+//! The wasm-bindgen edge: thin exports over [`crate::Verifier`]. Errors become JS `Error`s
+//! whose `name` is the stable [`crate::ErrorKind::code`]; results are JSON strings that the
+//! ES module `www/faceverify.js` parses and documents.
+
+use wasm_bindgen::prelude::*;
+
+use crate::pipeline::compare::Metric;
+use crate::pipeline::decode::{decode, from_rgba};
+use crate::registry::MANIFEST_JSON;
+use crate::{Analysis, Error};
+
+fn js_error(err: Error) -> JsValue {
+    let js = js_sys::Error::new(&err.to_string());
+    js.set_name(err.kind().code());
+    js.into()
+}
+
+fn analysis_json(analysis: &Analysis) -> Result<String, JsValue> {
+    serde_json::to_string(analysis).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// The model manifest this build was made with (JSON): files, sizes, thresholds, provenance.
+#[wasm_bindgen(js_name = modelManifest)]
+pub fn model_manifest() -> String {
+    MANIFEST_JSON.to_string()
+}
+
+/// A loaded detector + recognition model.
+#[wasm_bindgen]
+pub struct Verifier(crate::Verifier);
+
+#[wasm_bindgen]
+impl Verifier {
+    /// Load both models from their ONNX bytes; ids are manifest ids.
+    #[wasm_bindgen(constructor)]
+    pub fn new(detector_id: &str, detector: &[u8], embedder_id: &str, embedder: &[u8]) -> Result<Verifier, JsValue> {
+        crate::Verifier::load(detector_id, detector, embedder_id, embedder).map(Verifier).map_err(js_error)
+    }
+
+    /// Detect, align and embed the largest face of an encoded image (JPEG, PNG, WebP, GIF,
+    /// BMP). Returns JSON `{faces, chosen, embedding}`.
+    pub fn analyze(&self, image: &[u8]) -> Result<String, JsValue> {
+        let image = decode(image).map_err(js_error)?;
+        analysis_json(&self.0.analyze(&image).map_err(js_error)?)
+    }
+
+    /// As [`Verifier::analyze`], from RGBA pixels (a canvas `ImageData`).
+    #[wasm_bindgen(js_name = analyzeRgba)]
+    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
+        let image = from_rgba(rgba, width, height).map_err(js_error)?;
+        analysis_json(&self.0.analyze(&image).map_err(js_error)?)
+    }
+
+    /// Compare two embeddings. `threshold` overrides the model's when given.
+    /// Returns JSON `{verified, distance, threshold, metric, model}`.
+    pub fn verify(&self, a: &[f32], b: &[f32], metric: &str, threshold: Option<f32>) -> Result<String, JsValue> {
+        let metric: Metric = metric.parse().map_err(js_error)?;
+        let verdict = self.0.verify(a, b, metric, threshold).map_err(js_error)?;
+        serde_json::to_string(&verdict).map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+}

@@ -1,0 +1,61 @@
+// Static server for the demo: www/ at /, the converted models at /models/.
+// Serves .wasm as application/wasm (streaming compilation needs it) and sets COOP/COEP so
+// the page is cross-origin isolated (precise timers now, wasm threads later).
+// usage: node tools/serve.mjs [port]
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const mounts = [
+  ['/models/', join(root, 'models/build/onnx')],
+  ['/', join(root, 'www')],
+];
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.onnx': 'application/octet-stream',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+};
+
+function locate(urlPath) {
+  const path = decodeURIComponent(urlPath.split('?')[0]);
+  for (const [prefix, dir] of mounts) {
+    if (!path.startsWith(prefix)) continue;
+    const file = normalize(join(dir, path.slice(prefix.length) || 'index.html'));
+    return file.startsWith(dir) ? file : null; // no escaping the mount with ../
+  }
+  return null;
+}
+
+const server = createServer(async (req, res) => {
+  const headers = {
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'require-corp',
+    'Cache-Control': 'no-cache',
+  };
+  const file = locate(req.url);
+  const info = file && (await stat(file).catch(() => null));
+  if (!info || !info.isFile()) {
+    res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
+    return;
+  }
+  res.writeHead(200, {
+    ...headers,
+    'Content-Type': types[extname(file)] ?? 'application/octet-stream',
+    'Content-Length': info.size,
+  });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(file).pipe(res);
+});
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+server.listen(port, '127.0.0.1', () => console.log(`faceverify demo: http://localhost:${port}/`));
