@@ -46,21 +46,25 @@ pub fn accuracy(pairs: &[Scored], threshold: f32) -> f64 {
     correct as f64 / pairs.len() as f64
 }
 
-/// The threshold that maximises accuracy over `pairs` (midpoints between distances).
+/// The threshold that maximises accuracy over `pairs`. Candidates are midpoints between
+/// sorted distances; among equally good ones the middle of their range is taken, so that a
+/// clean gap between same and different pairs is split down its centre, not at an edge.
 pub fn best_threshold(pairs: &[Scored]) -> f32 {
     let mut distances: Vec<f32> = pairs.iter().filter_map(|p| p.distance).collect();
     distances.sort_by(f32::total_cmp);
     let mut candidates = vec![distances.first().map_or(0.0, |d| d - 1e-3)];
     candidates.extend(distances.windows(2).map(|w| (w[0] + w[1]) / 2.0));
     candidates.extend(distances.last().map(|d| d + 1e-3));
-    let mut best = (f64::MIN, 0.0);
-    for t in candidates {
-        let acc = accuracy(pairs, t);
-        if acc > best.0 {
-            best = (acc, t);
-        }
+    let scored: Vec<(f64, f32)> = candidates.iter().map(|&t| (accuracy(pairs, t), t)).collect();
+    let best = scored.iter().map(|s| s.0).fold(f64::MIN, f64::max);
+    let tied: Vec<f32> = scored.iter().filter(|s| s.0 == best).map(|s| s.1).collect();
+    let (first, last) = (tied[0], tied[tied.len() - 1]);
+    let middle = (first + last) / 2.0;
+    if accuracy(pairs, middle) == best {
+        middle
+    } else {
+        first
     }
-    best.1
 }
 
 /// Everything in a [`Report`], with `threshold` the model's configured one.

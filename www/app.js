@@ -29,10 +29,11 @@ status.textContent = `Ready: ${verifier.models?.detector.id} detector, ${verifie
 /**
  * Draw the photo and its detected faces; the face that was compared is drawn thicker.
  * @param {HTMLCanvasElement} canvas
- * @param {ImageBitmap} bitmap
+ * @param {ImageBitmap | null} bitmap
  * @param {import('./faceverify.js').Analysis | null} analysis
  */
 function draw(canvas, bitmap, analysis) {
+  if (!bitmap) return;
   const scale = Math.min(1, 640 / Math.max(bitmap.width, bitmap.height));
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
@@ -57,8 +58,13 @@ async function verify() {
   const current = ++run;
   result.className = '';
   delete result.dataset.verified;
+  delete result.dataset.error;
   result.textContent = 'Comparing…';
-  const bitmaps = await Promise.all(files.map((f) => createImageBitmap(/** @type {File} */ (f), { imageOrientation: 'from-image' })));
+  // The browser's decoder is only for display; the wasm core decodes for itself, so an
+  // image the browser cannot show still gets the core's verdict or typed error.
+  const bitmaps = await Promise.all(
+    files.map((f) => createImageBitmap(/** @type {File} */ (f), { imageOrientation: 'from-image' }).catch(() => null)),
+  );
   try {
     const analyses = [];
     for (const [i, file] of files.entries()) {

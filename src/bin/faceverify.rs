@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use faceverify::evaluate::{evaluate, Scored};
+use faceverify::evaluate::{best_threshold, evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::registry::{ModelKind, Registry};
@@ -58,6 +58,22 @@ enum Command {
         /// Metric to report; default: all of them.
         #[arg(long)]
         metric: Option<String>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Choose each metric's threshold from labelled pairs and write it into the manifest.
+    Calibrate {
+        #[arg(long)]
+        pairs: PathBuf,
+        /// Folder the CSV's paths are relative to (default: the CSV's folder).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Only these metrics (repeatable); default: all.
+        #[arg(long)]
+        metric: Vec<String>,
+        /// The manifest to update.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/manifest.json"))]
+        manifest: PathBuf,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -169,7 +185,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Command::Eval { pairs, root, metric, models } => eval(&pairs, root, metric, &models),
+        Command::Eval { pairs, root, metric, models } => {
+            let metrics = match metric {
+                Some(m) => vec![m.parse::<Metric>()?],
+                None => Metric::ALL.to_vec(),
+            };
+            eval(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &metrics, models.json)
+        }
+        Command::Calibrate { pairs, root, metric, manifest, models } => {
+            let metrics = if metric.is_empty() {
+                Metric::ALL.to_vec()
+            } else {
+                metric.iter().map(|m| m.parse()).collect::<Result<Vec<Metric>>>()?
+            };
+            calibrate(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &metrics, &manifest)
+        }
     }
 }
 
@@ -195,40 +225,63 @@ fn read_pairs(path: &Path) -> Result<Vec<(String, String, bool)>> {
     Ok(rows)
 }
 
-fn eval(pairs_path: &Path, root: Option<PathBuf>, metric: Option<String>, models: &ModelArgs) -> Result<ExitCode> {
-    let rows = read_pairs(pairs_path)?;
-    let root = root.unwrap_or_else(|| pairs_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let metrics = match metric {
-        Some(m) => vec![m.parse::<Metric>()?],
-        None => Metric::ALL.to_vec(),
-    };
-    let verifier = models.load()?;
-    let mut embeddings: HashMap<String, std::result::Result<Vec<f32>, String>> = HashMap::new();
-    for (x, y, _) in &rows {
-        for file in [x, y] {
-            if !embeddings.contains_key(file) {
-                let result = analyze(&verifier, &root.join(file)).map(|a| a.embedding).map_err(|e| e.to_string());
-                embeddings.insert(file.clone(), result);
+/// Labelled pairs with the embedding (or the error) of every image they name.
+struct LabelledPairs {
+    source: String,
+    model: String,
+    threshold_of: Box<dyn Fn(Metric) -> f32>,
+    rows: Vec<(String, String, bool)>,
+    embeddings: HashMap<String, std::result::Result<Vec<f32>, String>>,
+}
+
+impl LabelledPairs {
+    fn embed(verifier: &Verifier, pairs: &Path, root: Option<PathBuf>) -> Result<LabelledPairs> {
+        let rows = read_pairs(pairs)?;
+        let root = root.unwrap_or_else(|| pairs.parent().unwrap_or(Path::new(".")).to_path_buf());
+        let mut embeddings = HashMap::new();
+        for (x, y, _) in &rows {
+            for file in [x, y] {
+                if !embeddings.contains_key(file) {
+                    let result = analyze(verifier, &root.join(file)).map(|a| a.embedding).map_err(|e| e.to_string());
+                    embeddings.insert(file.clone(), result);
+                }
             }
         }
+        let spec = verifier.embedder_spec().clone();
+        Ok(LabelledPairs {
+            source: pairs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            model: spec.id.clone(),
+            threshold_of: Box::new(move |m| spec.threshold(m).map(|t| t.value).unwrap_or(f32::NAN)),
+            rows,
+            embeddings,
+        })
     }
-    let mut failed: Vec<String> = embeddings.iter().filter_map(|(_, r)| r.as_ref().err().cloned()).collect();
-    failed.sort();
-    let mut reports = serde_json::Map::new();
-    for metric in &metrics {
-        let scored: Vec<Scored> = rows
+
+    fn scored(&self, metric: Metric) -> Vec<Scored> {
+        self.rows
             .iter()
             .map(|(x, y, same)| {
-                let distance = match (&embeddings[x], &embeddings[y]) {
+                let distance = match (&self.embeddings[x], &self.embeddings[y]) {
                     (Ok(a), Ok(b)) => metric.distance(a, b).ok(),
                     _ => None,
                 };
                 Scored { distance, same: *same }
             })
-            .collect();
-        let threshold = verifier.embedder_spec().threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
-        let report = evaluate(&scored, threshold);
-        if !models.json {
+            .collect()
+    }
+
+    fn failed(&self) -> Vec<String> {
+        let mut failed: Vec<String> = self.embeddings.values().filter_map(|r| r.as_ref().err().cloned()).collect();
+        failed.sort();
+        failed
+    }
+}
+
+fn eval(pairs: &LabelledPairs, metrics: &[Metric], as_json: bool) -> Result<ExitCode> {
+    let mut reports = serde_json::Map::new();
+    for metric in metrics {
+        let report = evaluate(&pairs.scored(*metric), (pairs.threshold_of)(*metric));
+        if !as_json {
             println!(
                 "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · {} pairs, {} failed",
                 metric.to_string(), report.accuracy, report.threshold, report.best_accuracy, report.best_threshold,
@@ -237,23 +290,47 @@ fn eval(pairs_path: &Path, root: Option<PathBuf>, metric: Option<String>, models
         }
         reports.insert(metric.to_string(), serde_json::to_value(report).unwrap_or_default());
     }
-    let model = verifier.embedder_spec().id.clone();
-    if models.json {
-        let out = if metrics.len() == 1 {
-            let mut single = reports.into_iter().next().map(|(_, v)| v).unwrap_or_default();
-            single["metric"] = json!(metrics[0]);
-            single["model"] = json!(model);
-            single["failed"] = json!(failed);
-            single
-        } else {
-            json!({"model": model, "metrics": reports, "failed": failed})
+    if as_json {
+        let out = match (metrics, reports.values().next()) {
+            ([metric], Some(single)) => {
+                let mut single = single.clone();
+                single["metric"] = json!(metric);
+                single["model"] = json!(pairs.model);
+                single["failed"] = json!(pairs.failed());
+                single
+            }
+            _ => json!({"model": pairs.model, "metrics": reports, "failed": pairs.failed()}),
         };
         println!("{out}");
     } else {
-        for f in &failed {
+        for f in pairs.failed() {
             println!("failed: {f}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn calibrate(pairs: &LabelledPairs, metrics: &[Metric], manifest_path: &Path) -> Result<ExitCode> {
+    let bad = |msg: String| Error::new(ErrorKind::InvalidInput, format!("\"{}\": {msg}", manifest_path.display()));
+    let text = std::fs::read_to_string(manifest_path).map_err(|e| bad(e.to_string()))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let entry = manifest["models"]
+        .as_array_mut()
+        .and_then(|models| models.iter_mut().find(|m| m["id"] == json!(pairs.model)))
+        .ok_or_else(|| bad(format!("has no model \"{}\"", pairs.model)))?;
+    for metric in metrics {
+        let scored = pairs.scored(*metric);
+        let threshold = best_threshold(&scored);
+        let report = evaluate(&scored, threshold);
+        let source = format!(
+            "calibrated on {} ({} pairs, {} failed): accuracy {:.4}, middle of the best range",
+            pairs.source, report.n_pairs, report.n_failed, report.accuracy
+        );
+        println!("{} {metric}: {threshold:.4} ({source})", pairs.model);
+        entry["thresholds"][metric.to_string()] = json!({"value": threshold, "source": source});
+    }
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| bad(e.to_string()))? + "\n";
+    std::fs::write(manifest_path, text).map_err(|e| bad(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,62 @@
+# faceverify — `make demo` builds and serves the demo, `make test` runs every test.
+# Both do all set-up first (tools/setup.sh: registry installs only, idempotent).
+
+SHELL := /bin/bash
+PORT ?= 8080
+PYTHON := .venv/bin/python
+WASM := www/pkg/faceverify_bg.wasm
+CLI := target/release/faceverify
+MODELS_STAMP := models/build/onnx/.built
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup models models-update wasm cli demo test test-rust test-web clean
+
+setup:
+	tools/setup.sh
+
+$(MODELS_STAMP): models/manifest.json models/packages.json $(wildcard models/*.py) | setup
+	$(PYTHON) models/fetch.py
+	$(PYTHON) models/build.py
+	touch $@
+
+models: $(MODELS_STAMP)
+
+# After a deliberate converter or weight change: record the new ONNX hashes.
+models-update: setup
+	$(PYTHON) models/fetch.py
+	$(PYTHON) models/build.py --update
+
+RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
+
+# simd128 is in every browser since 2021 and doubles tract's speed. wasm-pack runs
+# with --mode no-install so that it never downloads tools; wasm-opt runs here because
+# the set-up installs binaryen 116 (Debian's 108 breaks wasm-bindgen output).
+$(WASM): $(RUST_SOURCES) | setup
+	RUSTFLAGS="-C target-feature=+simd128" CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 wasm-pack build --mode no-install --target web \
+		--release --out-dir www/pkg --out-name faceverify --no-pack -- --no-default-features
+	wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+		--enable-sign-ext --enable-mutable-globals --enable-reference-types \
+		$(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM)
+
+wasm: $(WASM)
+
+$(CLI): $(RUST_SOURCES)
+	cargo build --release
+
+cli: $(CLI)
+
+demo: models wasm
+	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
+	node tools/serve.mjs $(PORT)
+
+test: test-rust test-web
+
+test-rust: models
+	cargo test --release
+
+test-web: models wasm cli
+	FACEVERIFY_BIN=$(CLI) node --test --test-concurrency=1 tests/web/
+
+clean:
+	rm -rf target www/pkg models/build

@@ -1,0 +1,93 @@
+// The demo in real Chromium: upload two photos, read the verdict from the page.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import { artifacts, faces, launchChromium, startServer } from './helpers.mjs';
+
+let server;
+let context;
+let page;
+
+before(async () => {
+  server = await startServer();
+  context = await launchChromium();
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (error) => console.error('page error:', error));
+  await page.goto(server.url);
+  await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
+});
+
+after(async () => {
+  await context?.close();
+  server?.stop();
+});
+
+/** Choose both photos and wait for a verdict different from `previous`. */
+async function verdictFor(a, b, previous) {
+  await page.setInputFiles('[data-testid="file-a"]', join(faces, a));
+  await page.setInputFiles('[data-testid="file-b"]', join(faces, b));
+  const result = page.locator('[data-testid="result"]');
+  await page.waitForFunction(
+    (prev) => {
+      const el = document.querySelector('[data-testid="result"]');
+      return el.dataset.verified !== undefined && el.textContent !== prev;
+    },
+    previous,
+    { timeout: 60_000 },
+  );
+  return { verified: await result.getAttribute('data-verified'), text: await result.textContent() };
+}
+
+test('the same person verifies, different people do not', async () => {
+  const same = await verdictFor('img1.jpg', 'img2.jpg', '');
+  console.log('img1/img2:', same.text);
+  assert.equal(same.verified, 'true');
+  assert.match(same.text, /distance \d+\.\d+/);
+  await page.screenshot({ path: join(artifacts, 'e2e-same.png'), fullPage: true });
+
+  const different = await verdictFor('img1.jpg', 'img3.jpg', same.text);
+  console.log('img1/img3:', different.text);
+  assert.equal(different.verified, 'false');
+  await page.screenshot({ path: join(artifacts, 'e2e-different.png'), fullPage: true });
+});
+
+/** A grey `size`×`size` 8-bit greyscale PNG. */
+function greyPng(size) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header.set([8, 0, 0, 0, 0], 8);
+  const rows = Buffer.alloc(size * (size + 1), 128);
+  for (let y = 0; y < size; y++) rows[y * (size + 1)] = 0; // filter byte: none
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Choose `file` as the first photo and wait for the typed error the page shows. */
+async function errorFor(name, bytes) {
+  const path = join(artifacts, name);
+  await writeFile(path, bytes);
+  await page.setInputFiles('[data-testid="file-a"]', path);
+  await page.waitForFunction(() => document.querySelector('[data-testid="result"]').dataset.error !== undefined, null, { timeout: 30_000 });
+  const result = page.locator('[data-testid="result"]');
+  assert.equal(await result.getAttribute('data-verified'), null);
+  return result.getAttribute('data-error');
+}
+
+test('bad photos get a clear typed error, not a verdict', async () => {
+  assert.equal(await errorFor('grey.png', greyPng(64)), 'NO_FACE');
+  assert.equal(await errorFor('garbage.jpg', Buffer.from('this is not a jpeg')), 'IMAGE_DECODE');
+  assert.match(await page.locator('[data-testid="result"]').textContent(), /First photo: cannot decode image/);
+});
