@@ -1,6 +1,6 @@
 //! The whole pipeline behind one type: decode → detect → align → embed → compare.
 
-use image::RgbImage;
+use image::{Rgb32FImage, RgbImage};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -26,9 +26,9 @@ pub struct Analysis {
     pub chosen: usize,
     /// The chosen face's embedding.
     pub embedding: Vec<f32>,
-    /// The aligned crop that was embedded (not serialised).
+    /// The aligned crop that was embedded, samples in 0–255 (not serialised).
     #[serde(skip)]
-    pub aligned: RgbImage,
+    pub aligned: Rgb32FImage,
 }
 
 /// The verdict on two images.

@@ -4,8 +4,12 @@
 //! positions by a least-squares similarity transform (rotation, uniform scale, translation:
 //! Umeyama's method, no reflection), and the image is warped through it with bilinear
 //! sampling. Coordinates are pixels; the crop has the model's input size.
+//!
+//! The crop keeps f32 samples: rounding it to u8 would let a keypoint shift of 1e-5 px
+//! (float summation order differs between native and wasm kernels) flip pixel values by a
+//! whole level, and the embedding with them. Only the face's region is converted to f32.
 
-use image::{Rgb, RgbImage};
+use image::{imageops, Rgb, Rgb32FImage, RgbImage};
 use imageproc::geometric_transformations::{warp_into, Border, Interpolation, Projection};
 use nalgebra::{Matrix2, Vector2};
 
@@ -54,10 +58,21 @@ impl Similarity {
         let m = &self.0;
         [m[0] * p[0] + m[1] * p[1] + m[2], m[3] * p[0] + m[4] * p[1] + m[5]]
     }
+
+    /// The inverse transform, if the matrix is not singular.
+    pub fn inverse(&self) -> Option<Similarity> {
+        let [a, b, c, d, e, f] = self.0;
+        let det = a * e - b * d;
+        if det.abs() < 1e-12 || !det.is_finite() {
+            return None;
+        }
+        let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
+        Some(Similarity([ia, ib, -(ia * c + ib * f), id, ie, -(id * c + ie * f)]))
+    }
 }
 
 /// Warp `face` out of `image` into the crop the embedder `spec` expects.
-pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<RgbImage> {
+pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<Rgb32FImage> {
     let template = &spec
         .alignment
         .as_ref()
@@ -76,12 +91,37 @@ pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<RgbImage
             format!("the face's keypoints cannot be aligned to \"{}\" (matched {} of {})", spec.id, from.len(), template.len()),
         )
     })?;
+    let (width, height) = (spec.input.width, spec.input.height);
+    let (region, origin) = face_region(image, &transform, width, height)
+        .ok_or_else(|| Error::new(ErrorKind::NoFace, "the face lies outside the image"))?;
+    // The transform moves with the region's origin: p_region = p_image - origin.
     let m = transform.0;
-    let projection = Projection::from_matrix([m[0], m[1], m[2], m[3], m[4], m[5], 0.0, 0.0, 1.0])
+    let (tx, ty) = (m[2] + m[0] * origin.0 + m[1] * origin.1, m[5] + m[3] * origin.0 + m[4] * origin.1);
+    let projection = Projection::from_matrix([m[0], m[1], tx, m[3], m[4], ty, 0.0, 0.0, 1.0])
         .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face keypoints"))?;
-    let mut crop = RgbImage::new(spec.input.width, spec.input.height);
-    warp_into(image, projection, Interpolation::Bilinear, Border::Constant(Rgb([0, 0, 0])), &mut crop);
+    let mut crop = Rgb32FImage::new(width, height);
+    warp_into(&region, projection, Interpolation::Bilinear, Border::Constant(Rgb([0.0; 3])), &mut crop);
     Ok(crop)
+}
+
+/// The part of `image` that the crop samples from (plus a pixel for interpolation), as
+/// f32 samples in 0–255, and its top-left corner in the image.
+fn face_region(image: &RgbImage, to_crop: &Similarity, width: u32, height: u32) -> Option<(Rgb32FImage, (f32, f32))> {
+    let to_image = to_crop.inverse()?;
+    let corners = [[0.0, 0.0], [width as f32, 0.0], [0.0, height as f32], [width as f32, height as f32]];
+    let points = corners.map(|c| to_image.apply(c));
+    let clamp_x = |v: f32| (v.max(0.0) as u32).min(image.width());
+    let clamp_y = |v: f32| (v.max(0.0) as u32).min(image.height());
+    let x0 = clamp_x(points.iter().map(|p| p[0]).fold(f32::INFINITY, f32::min).floor() - 1.0);
+    let y0 = clamp_y(points.iter().map(|p| p[1]).fold(f32::INFINITY, f32::min).floor() - 1.0);
+    let x1 = clamp_x(points.iter().map(|p| p[0]).fold(f32::NEG_INFINITY, f32::max).ceil() + 2.0);
+    let y1 = clamp_y(points.iter().map(|p| p[1]).fold(f32::NEG_INFINITY, f32::max).ceil() + 2.0);
+    if x1 <= x0 || y1 <= y0 {
+        return None;
+    }
+    let region = imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+    let samples = region.as_raw().iter().map(|&v| v as f32).collect();
+    Some((Rgb32FImage::from_raw(x1 - x0, y1 - y0, samples)?, (x0 as f32, y0 as f32)))
 }
 
 #[cfg(test)]
@@ -111,6 +151,13 @@ mod tests {
         let m = Similarity::fit(&from, &to).unwrap().0;
         let det = m[0] * m[4] - m[1] * m[3];
         assert!(det >= 0.0);
+    }
+
+    #[test]
+    fn inverse_undoes_the_transform() {
+        let t = Similarity([1.2, -0.3, 5.0, 0.3, 1.2, -7.0]);
+        let p = t.inverse().unwrap().apply(t.apply([13.0, 42.0]));
+        assert!((p[0] - 13.0).abs() < 1e-4 && (p[1] - 42.0).abs() < 1e-4, "{p:?}");
     }
 
     #[test]

@@ -100,10 +100,12 @@ mod tests {
 
     #[test]
     fn rejects_bomb_before_allocating() {
-        // A valid PNG header claiming 60000×60000, then nothing.
+        // A valid PNG header (with its CRC) claiming 60000×60000, then nothing.
         let mut bomb = png(1, 1);
         bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+        let crc = crc32fast::hash(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(decode(&bomb).unwrap_err().kind(), ErrorKind::ImageTooLarge);
     }
 

@@ -1,6 +1,6 @@
 //! Embed: an aligned face crop (the model's input size, RGB) → its embedding.
 
-use image::RgbImage;
+use image::Rgb32FImage;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::network::{output, Network};
@@ -30,8 +30,8 @@ impl Embedder {
         &self.network
     }
 
-    /// The embedding of an aligned crop.
-    pub fn embed(&self, crop: &RgbImage) -> Result<Vec<f32>> {
+    /// The embedding of an aligned crop (f32 samples in 0–255).
+    pub fn embed(&self, crop: &Rgb32FImage) -> Result<Vec<f32>> {
         let outputs = self.network.run(crop)?;
         let values = output(&outputs, &self.output.name, self.output.size)?;
         if values.iter().any(|v| !v.is_finite()) {

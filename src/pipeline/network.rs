@@ -1,7 +1,7 @@
 //! A loaded ONNX model: checked against its manifest, optimised once by tract, and run
 //! with inputs prepared the way the manifest says (NCHW, `(pixel - mean) / std`).
 
-use image::RgbImage;
+use image::{ImageBuffer, Pixel, Primitive, Rgb};
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 
@@ -54,8 +54,13 @@ impl Network {
         &self.spec
     }
 
-    /// Run on an image of exactly the input size; returns every output by name.
-    pub fn run(&self, image: &RgbImage) -> Result<Vec<(String, Tensor)>> {
+    /// Run on an RGB image (u8 or f32 samples in 0–255) of exactly the input size;
+    /// returns every output by name.
+    pub fn run<T>(&self, image: &ImageBuffer<Rgb<T>, Vec<T>>) -> Result<Vec<(String, Tensor)>>
+    where
+        T: Primitive + Into<f32>,
+        Rgb<T>: Pixel<Subpixel = T>,
+    {
         let input = to_tensor(image, &self.spec.input)?;
         let outputs = self
             .plan
@@ -87,7 +92,11 @@ pub fn output<'a>(outputs: &'a [(String, Tensor)], name: &str, len: usize) -> Re
 }
 
 /// NCHW float tensor from an image of the input's size, normalised per channel.
-fn to_tensor(image: &RgbImage, input: &InputSpec) -> Result<Tensor> {
+fn to_tensor<T>(image: &ImageBuffer<Rgb<T>, Vec<T>>, input: &InputSpec) -> Result<Tensor>
+where
+    T: Primitive + Into<f32>,
+    Rgb<T>: Pixel<Subpixel = T>,
+{
     let (w, h) = (input.width as usize, input.height as usize);
     if image.width() as usize != w || image.height() as usize != h {
         return Err(Error::new(
@@ -103,7 +112,7 @@ fn to_tensor(image: &RgbImage, input: &InputSpec) -> Result<Tensor> {
     let (plane, pixels) = (w * h, image.as_raw());
     for (i, px) in pixels.chunks_exact(3).enumerate() {
         for (c, &source) in channels.iter().enumerate() {
-            data[c * plane + i] = (px[source] as f32 - input.mean[c]) / input.std[c];
+            data[c * plane + i] = (px[source].into() - input.mean[c]) / input.std[c];
         }
     }
     Tensor::from_shape(&[1, 3, h, w], &data)
@@ -138,7 +147,7 @@ mod tests {
             std: [2.0, 4.0, 5.0],
             color: ColorOrder::Rgb,
         };
-        let image = RgbImage::from_raw(2, 1, vec![12, 24, 35, 10, 20, 30]).unwrap();
+        let image = image::RgbImage::from_raw(2, 1, vec![12, 24, 35, 10, 20, 30]).unwrap();
         let tensor = to_tensor(&image, &input).unwrap();
         assert_eq!(tensor.shape(), &[1, 3, 1, 2]);
         assert_eq!(tensor.to_plain_array_view::<f32>().unwrap().to_slice().unwrap(), &[1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
