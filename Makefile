@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli demo test test-rust test-web clean
+.PHONY: setup models models-update wasm cli demo test test-rust test-web bench clean
 
 setup:
 	tools/setup.sh
@@ -57,6 +57,10 @@ test-rust: models
 
 test-web: models wasm cli
 	FACEVERIFY_BIN=$(CLI) node --test --test-concurrency=1 tests/web/
+
+# Figures, not pass/fail: writes bench/results.json and bench/results.md.
+bench: models wasm
+	node bench/run.mjs
 
 clean:
 	rm -rf target www/pkg models/build

@@ -82,6 +82,12 @@ impl Verifier {
         Ok(Analysis { faces, chosen, embedding, aligned })
     }
 
+    /// The embedding of a crop already aligned to the recognition model's input size
+    /// (samples in 0–255).
+    pub fn embed_aligned(&self, crop: &Rgb32FImage) -> Result<Vec<f32>> {
+        self.embedder.embed(crop)
+    }
+
     /// Compare two embeddings with `metric` against the model's threshold for it, or
     /// against `threshold` when given.
     pub fn verify(&self, a: &[f32], b: &[f32], metric: Metric, threshold: Option<f32>) -> Result<Verification> {

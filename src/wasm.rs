@@ -5,7 +5,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::pipeline::compare::Metric;
-use crate::pipeline::decode::{decode, from_rgba};
+use crate::pipeline::decode::{crop_from_rgba, decode, from_rgba};
 use crate::registry::MANIFEST_JSON;
 use crate::{Analysis, Error};
 
@@ -29,6 +29,13 @@ pub fn model_manifest() -> String {
 #[wasm_bindgen]
 pub struct Verifier(crate::Verifier);
 
+impl Verifier {
+    fn faces_json(&self, image: &image::RgbImage) -> Result<String, JsValue> {
+        let faces = self.0.detect(image).map_err(js_error)?;
+        serde_json::to_string(&faces).map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+}
+
 #[wasm_bindgen]
 impl Verifier {
     /// Load both models from their ONNX bytes; ids are manifest ids.
@@ -49,6 +56,25 @@ impl Verifier {
     pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
         let image = from_rgba(rgba, width, height).map_err(js_error)?;
         analysis_json(&self.0.analyze(&image).map_err(js_error)?)
+    }
+
+    /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
+    pub fn detect(&self, image: &[u8]) -> Result<String, JsValue> {
+        self.faces_json(&decode(image).map_err(js_error)?)
+    }
+
+    /// As [`Verifier::detect`], from RGBA pixels (a video frame, say).
+    #[wasm_bindgen(js_name = detectRgba)]
+    pub fn detect_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
+        self.faces_json(&from_rgba(rgba, width, height).map_err(js_error)?)
+    }
+
+    /// The embedding of RGBA pixels that are already an aligned face crop of the model's
+    /// input size (150×150 for dlib-resnet).
+    #[wasm_bindgen(js_name = embedAligned)]
+    pub fn embed_aligned(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<f32>, JsValue> {
+        let crop = crop_from_rgba(rgba, width, height).map_err(js_error)?;
+        self.0.embed_aligned(&crop).map_err(js_error)
     }
 
     /// Compare two embeddings. `threshold` overrides the model's when given.

@@ -1,4 +1,5 @@
-// Static server for the demo: www/ at /, the converted models at /models/.
+// Static server for the demo: www/ at /, the converted models at /models/, and the
+// benchmark page at /bench/.
 // Serves .wasm as application/wasm (streaming compilation needs it) and sets COOP/COEP so
 // the page is cross-origin isolated (precise timers now, wasm threads later).
 // usage: node tools/serve.mjs [port]
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const mounts = [
   ['/models/', join(root, 'models/build/onnx')],
+  ['/bench/', join(root, 'bench')],
   ['/', join(root, 'www')],
 ];
 const types = {

@@ -5,7 +5,7 @@
 //! dimensions fails before any large allocation. EXIF orientation is applied, because
 //! phone photos are stored sideways and the detector only finds upright faces.
 
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage, RgbImage};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -41,6 +41,18 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
 
 /// Wrap RGBA pixels (as from a canvas `ImageData`), dropping alpha.
 pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
+    Ok(shrink(rgba_to_rgb(rgba, width, height)?))
+}
+
+/// RGBA pixels of an already aligned crop as f32 RGB samples (0–255), dropping alpha.
+/// Unlike [`from_rgba`] it never resizes: the crop must already be the model's size.
+pub fn crop_from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<Rgb32FImage> {
+    let samples = rgba_to_rgb(rgba, width, height)?.into_raw().into_iter().map(f32::from).collect();
+    Rgb32FImage::from_raw(width, height, samples)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))
+}
+
+fn rgba_to_rgb(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
     let expected = (width as u64) * (height as u64) * 4;
     if width == 0 || height == 0 || rgba.len() as u64 != expected {
         return Err(Error::new(
@@ -52,9 +64,8 @@ pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
         return Err(Error::new(ErrorKind::ImageTooLarge, format!("{width}×{height} pixels is too large")));
     }
     let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    let image = RgbImage::from_raw(width, height, rgb)
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))?;
-    Ok(shrink(DynamicImage::ImageRgb8(image).into_rgb8()))
+    RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))
 }
 
 fn shrink(image: RgbImage) -> RgbImage {

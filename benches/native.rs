@@ -1,0 +1,54 @@
+//! Native reference timings (`make bench` runs this beside the browser figures):
+//! median ms of detect and embed, and of the whole pipeline on a 640×480 frame.
+//! usage: cargo bench --bench native -- IMAGE [RUNS]
+
+use std::time::{Duration, Instant};
+
+use faceverify::pipeline::decode::decode;
+use faceverify::registry::{ModelKind, Registry};
+use faceverify::Verifier;
+use image::imageops::{resize, FilterType};
+
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < Duration::from_secs(1) {
+        f();
+    }
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let image_path = args.first().expect("usage: native IMAGE [RUNS]");
+    let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(30);
+    let registry = Registry::builtin();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx");
+    let spec = |id: &str, kind| registry.get(id, kind).expect("model in manifest");
+    let (detector, embedder) =
+        (spec(&registry.default_detector, ModelKind::Detector), spec(&registry.default_embedder, ModelKind::Embedder));
+    let read = |file: &str| std::fs::read(dir.join(file)).expect("run `make models` first");
+    let load_start = Instant::now();
+    let verifier = Verifier::load(&detector.id, &read(&detector.file), &embedder.id, &read(&embedder.file))
+        .expect("models load");
+    let load_ms = load_start.elapsed().as_secs_f64() * 1000.0;
+
+    let photo = decode(&std::fs::read(image_path).expect("image readable")).expect("image decodes");
+    let frame = resize(&photo, 640, 480, FilterType::Triangle);
+    let crop = verifier.analyze(&frame).expect("a face in the frame").aligned;
+
+    let detect = median_ms(runs, || drop(verifier.detect(&frame)));
+    let embed = median_ms(runs, || drop(verifier.embed_aligned(&crop)));
+    let pipeline = median_ms(runs, || drop(verifier.analyze(&frame)));
+    println!(
+        "{}",
+        serde_json::json!({"load_ms": load_ms, "detect_ms": detect, "embed_ms": embed, "pipeline_ms": pipeline, "runs": runs})
+    );
+}

@@ -1,0 +1,19 @@
+// Keeps `make bench` from rotting: a few runs of the whole harness, checked for sane figures.
+// Speed itself is never asserted here.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { root } from './helpers.mjs';
+
+test('the benchmark harness runs end to end', () => {
+  const out = execFileSync(process.execPath, [join(root, 'bench/run.mjs'), '--smoke'], { encoding: 'utf8', timeout: 600_000 });
+  const results = JSON.parse(out.slice(out.indexOf('{')));
+  for (const figure of ['embed_ms', 'detect_ms', 'pipeline_fps']) {
+    for (const [runtime, value] of Object.entries(results[figure])) {
+      assert.ok(Number.isFinite(value) && value > 0, `${figure}.${runtime} = ${value}`);
+    }
+  }
+  assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0);
+  assert.ok(results.first_verify_ms > 0);
+});
