@@ -16,11 +16,11 @@ pub enum ErrorKind {
     NoFace,
     /// Model bytes are not a loadable ONNX model, or do not match the manifest.
     ModelInvalid,
-    /// The requested model or metric is not in the registry.
+    /// The requested model is not in the registry.
     UnknownModel,
     /// The model ran but failed or produced output of the wrong shape.
     Inference,
-    /// An argument is out of range (pixel buffer size, embedding length, ...).
+    /// An argument is out of range or unknown (pixel buffer size, embedding length, metric).
     InvalidInput,
 }
 

@@ -67,11 +67,15 @@ pub struct ModelSpec {
     pub provenance: Provenance,
 }
 
-/// Input tensor layout and normalisation: `(pixel - mean[c]) / std[c]`, NCHW, RGB.
+/// Input tensor layout and normalisation. Normalisation happens outside the graph, in
+/// [`crate::pipeline::network`]: `(pixel - mean[c]) / std[c]` with pixels in 0–255.
+/// Detectors see the whole image letterboxed into the input; embedders an aligned crop.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputSpec {
     /// Input tensor name.
     pub name: String,
+    /// Tensor layout; the converters emit NCHW for every model.
+    pub layout: Layout,
     /// Input width in pixels.
     pub width: u32,
     /// Input height in pixels.
@@ -82,6 +86,14 @@ pub struct InputSpec {
     pub std: [f32; 3],
     /// Channel order the model expects.
     pub color: ColorOrder,
+}
+
+/// Memory layout of a model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// Batch, channels, height, width.
+    #[serde(rename = "NCHW")]
+    Nchw,
 }
 
 /// Channel order of a model input.
@@ -198,7 +210,7 @@ impl ModelSpec {
         self.thresholds.get(&metric).ok_or_else(|| {
             let known: Vec<String> = self.thresholds.keys().map(|m| m.to_string()).collect();
             Error::new(
-                ErrorKind::UnknownModel,
+                ErrorKind::InvalidInput,
                 format!("model \"{}\" has no threshold for metric {metric} (has: {})", self.id, known.join(", ")),
             )
         })

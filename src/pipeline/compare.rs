@@ -68,7 +68,7 @@ impl FromStr for Metric {
     fn from_str(s: &str) -> Result<Metric> {
         Metric::ALL.into_iter().find(|m| m.to_string() == s).ok_or_else(|| {
             Error::new(
-                ErrorKind::UnknownModel,
+                ErrorKind::InvalidInput,
                 format!("unknown metric \"{s}\" (known: cosine, euclidean, euclidean_l2, angular)"),
             )
         })

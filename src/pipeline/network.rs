@@ -141,6 +141,7 @@ mod tests {
     fn tensor_is_normalised_nchw() {
         let input = InputSpec {
             name: "input".into(),
+            layout: crate::registry::Layout::Nchw,
             width: 2,
             height: 1,
             mean: [10.0, 20.0, 30.0],
