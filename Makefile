@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli demo test test-rust test-web bench clean
+.PHONY: setup models models-update wasm cli fixtures demo test test-rust test-web bench fuzz clean
 
 setup:
 	tools/setup.sh
@@ -46,13 +46,21 @@ $(CLI): $(RUST_SOURCES)
 
 cli: $(CLI)
 
+# Every image format and variant the decoder must handle, made from one shared photo.
+FIXTURES := target/fixtures/.made
+$(FIXTURES): tests/fixtures.py | setup
+	$(PYTHON) tests/fixtures.py ../shared/faces/deepface/img2.jpg target/fixtures
+	touch $@
+
+fixtures: $(FIXTURES)
+
 demo: models wasm
 	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
 	node tools/serve.mjs $(PORT)
 
 test: test-rust test-web
 
-test-rust: models
+test-rust: models fixtures
 	cargo test --release
 
 test-web: models wasm cli
@@ -61,6 +69,18 @@ test-web: models wasm cli
 # Figures, not pass/fail: writes bench/results.json and bench/results.md.
 bench: models wasm
 	node bench/run.mjs
+
+# Coverage-guided fuzzing (libFuzzer, AddressSanitizer) of decode → pipeline and of gallery
+# import, FUZZ_SECONDS per target. Seeds: fuzz/corpus/; new inputs go to target/fuzz-corpus/.
+# cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+FUZZ_SECONDS ?= 60
+fuzz: models
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+	cd fuzz && for target in decode_pipeline gallery_import; do \
+		mkdir -p ../target/fuzz-corpus/$$target && \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --release $$target ../target/fuzz-corpus/$$target corpus/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
 
 clean:
 	rm -rf target www/pkg models/build

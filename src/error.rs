@@ -20,6 +20,8 @@ pub enum ErrorKind {
     UnknownModel,
     /// The model ran but failed or produced output of the wrong shape.
     Inference,
+    /// A gallery file is malformed, or was made by another model.
+    GalleryInvalid,
     /// An argument is out of range or unknown (pixel buffer size, embedding length, metric).
     InvalidInput,
 }
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::ModelInvalid => "MODEL_INVALID",
             ErrorKind::UnknownModel => "UNKNOWN_MODEL",
             ErrorKind::Inference => "INFERENCE",
+            ErrorKind::GalleryInvalid => "GALLERY_INVALID",
             ErrorKind::InvalidInput => "INVALID_INPUT",
         }
     }
@@ -84,6 +87,7 @@ mod tests {
         assert_eq!(ErrorKind::ImageDecode.code(), "IMAGE_DECODE");
         assert_eq!(ErrorKind::ImageTooLarge.code(), "IMAGE_TOO_LARGE");
         assert_eq!(ErrorKind::ModelInvalid.code(), "MODEL_INVALID");
+        assert_eq!(ErrorKind::GalleryInvalid.code(), "GALLERY_INVALID");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::pipeline::compare::Metric;
+use crate::pipeline::gallery;
 use crate::pipeline::decode::{crop_from_rgba, decode, from_rgba};
 use crate::registry::MANIFEST_JSON;
 use crate::{Analysis, Error};
@@ -83,5 +84,54 @@ impl Verifier {
         let metric: Metric = metric.parse().map_err(js_error)?;
         let verdict = self.0.verify(a, b, metric, threshold).map_err(js_error)?;
         serde_json::to_string(&verdict).map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+}
+
+/// Named identities enrolled from one or more embeddings, for one recognition model.
+#[wasm_bindgen]
+pub struct Gallery(gallery::Gallery);
+
+#[wasm_bindgen]
+impl Gallery {
+    /// An empty gallery for `model` with `embedding_size`-d embeddings.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &str, embedding_size: usize) -> Gallery {
+        Gallery(gallery::Gallery::new(model, embedding_size))
+    }
+
+    /// Import a gallery file; refused whole (`GALLERY_INVALID`) if malformed or made by
+    /// another model.
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(text: &str, model: &str, embedding_size: usize) -> Result<Gallery, JsValue> {
+        gallery::Gallery::from_json(text, model, embedding_size).map(Gallery).map_err(js_error)
+    }
+
+    /// The gallery file (JSON).
+    #[wasm_bindgen(js_name = toJson)]
+    pub fn to_json(&self) -> String {
+        self.0.to_json()
+    }
+
+    /// Add an embedding to `name`, creating the identity if new.
+    pub fn enroll(&mut self, name: &str, embedding: Vec<f32>) -> Result<(), JsValue> {
+        self.0.enroll(name, embedding).map_err(js_error)
+    }
+
+    /// Rename an identity; false if it is not enrolled.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<bool, JsValue> {
+        self.0.rename(from, to).map_err(js_error)
+    }
+
+    /// Remove an identity; false if it was not enrolled.
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.0.remove(name)
+    }
+
+    /// Every identity ranked by best distance to `probe`. Returns JSON
+    /// `[{name, best_distance, mean_distance, verified}]`.
+    pub fn find(&self, probe: &[f32], metric: &str, threshold: f32) -> Result<String, JsValue> {
+        let metric: Metric = metric.parse().map_err(js_error)?;
+        let matches = self.0.find(probe, metric, threshold).map_err(js_error)?;
+        serde_json::to_string(&matches).map_err(|e| JsValue::from_str(&e.to_string()))
     }
 }

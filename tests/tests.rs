@@ -1,26 +1,29 @@
 //! Integration tests: the real converted models on real photos from `../shared/faces`.
-//! `make test` builds the models first; photos can be pointed elsewhere with FACEVERIFY_FACES.
+//! `make test` builds the models and the format fixtures first; photos can be pointed
+//! elsewhere with FACEVERIFY_FACES, fixtures with FACEVERIFY_FIXTURES.
+
+mod robustness;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use faceverify::evaluate::{evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::registry::{ModelKind, Registry};
-use faceverify::{Analysis, ErrorKind, Verifier};
+use faceverify::{Analysis, Verifier};
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn faces_dir() -> PathBuf {
+pub fn faces_dir() -> PathBuf {
     std::env::var_os("FACEVERIFY_FACES")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared/faces/deepface"))
 }
 
-fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
+pub fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
     let registry = Registry::builtin();
     let id = match kind {
         ModelKind::Detector => &registry.default_detector,
@@ -32,7 +35,7 @@ fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
     (spec.id.clone(), bytes)
 }
 
-fn verifier() -> &'static Verifier {
+pub fn verifier() -> &'static Verifier {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
     VERIFIER.get_or_init(|| {
         let (detector_id, detector) = model_bytes(ModelKind::Detector);
@@ -41,89 +44,11 @@ fn verifier() -> &'static Verifier {
     })
 }
 
-fn analyze(file: &str) -> Analysis {
+pub fn analyze(file: &str) -> Analysis {
     let bytes = std::fs::read(faces_dir().join(file)).unwrap();
     verifier().analyze(&decode(&bytes).unwrap()).unwrap()
 }
 
-fn verify(a: &str, b: &str) -> faceverify::Verification {
+pub fn verify(a: &str, b: &str) -> faceverify::Verification {
     verifier().verify(&analyze(a).embedding, &analyze(b).embedding, Metric::Euclidean, None).unwrap()
-}
-
-#[test]
-fn same_person_pairs_verify() {
-    for (a, b) in [("img1.jpg", "img2.jpg"), ("img22.jpg", "img23.jpg")] {
-        let verdict = verify(a, b);
-        println!("{a} {b}: {verdict:?}");
-        assert!(verdict.verified, "{a} vs {b}: {verdict:?}");
-    }
-}
-
-#[test]
-fn different_people_do_not_verify() {
-    let verdict = verify("img1.jpg", "img3.jpg");
-    println!("img1 img3: {verdict:?}");
-    assert!(!verdict.verified, "{verdict:?}");
-}
-
-#[test]
-fn accuracy_over_pairs_dev() {
-    let csv = std::fs::read_to_string(faces_dir().join("pairs-dev.csv")).unwrap();
-    let mut cache = std::collections::HashMap::new();
-    let mut embedding = |file: &str| {
-        cache.entry(file.to_string()).or_insert_with(|| analyze(file).embedding).clone()
-    };
-    let mut pairs = Vec::new();
-    for line in csv.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let (a, b) = (embedding(fields[0]), embedding(fields[1]));
-        pairs.push(Scored { distance: Metric::Euclidean.distance(&a, &b).ok(), same: fields[2] == "Yes" });
-    }
-    let threshold = verifier().embedder_spec().threshold(Metric::Euclidean).unwrap().value;
-    let report = evaluate(&pairs, threshold);
-    println!("pairs-dev, dlib-resnet, euclidean: {report:?}");
-    assert_eq!(report.n_pairs, 180);
-    assert!(report.accuracy >= 0.95, "{report:?}");
-}
-
-#[test]
-fn several_faces_are_all_reported_and_the_largest_is_used() {
-    let analysis = analyze("couple.jpg");
-    assert!(analysis.faces.len() >= 2, "found {}", analysis.faces.len());
-    let largest = analysis.faces.iter().map(|f| f.bbox.area()).fold(0.0, f32::max);
-    assert_eq!(analysis.faces[analysis.chosen].bbox.area(), largest);
-}
-
-#[test]
-fn no_face_in_plain_or_noise_images() {
-    let plain = image::RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
-    let mut state = 0x2545_f491u32;
-    let noise = image::RgbImage::from_fn(320, 240, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
-    });
-    let tiny = image::RgbImage::new(1, 1);
-    for image in [plain, noise, tiny] {
-        let err = verifier().analyze(&image).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NoFace, "{err}");
-    }
-}
-
-#[test]
-fn embeddings_are_deterministic() {
-    assert_eq!(analyze("img2.jpg").embedding, analyze("img2.jpg").embedding);
-}
-
-#[test]
-fn swapped_model_bytes_are_refused() {
-    let (detector_id, detector) = model_bytes(ModelKind::Detector);
-    let (embedder_id, embedder) = model_bytes(ModelKind::Embedder);
-    let err = Verifier::load(&detector_id, &embedder, &embedder_id, &detector).err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
-    let mut corrupt = embedder.clone();
-    corrupt.truncate(1000);
-    let err = Verifier::load(&detector_id, &detector, &embedder_id, &corrupt).err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
 }

@@ -6,4 +6,5 @@ pub mod compare;
 pub mod decode;
 pub mod detect;
 pub mod embed;
+pub mod gallery;
 pub mod network;

@@ -1,0 +1,113 @@
+//! Bad and unusual input: every image format users send, and random bytes, sizes and
+//! gallery files, none of which may panic. Each failure must be a typed error.
+
+use std::path::PathBuf;
+
+use faceverify::pipeline::compare::Metric;
+use faceverify::pipeline::decode::decode;
+use faceverify::pipeline::gallery::Gallery;
+use faceverify::ErrorKind;
+use proptest::prelude::*;
+
+use crate::{faces_dir, root, verifier};
+
+fn fixtures_dir() -> PathBuf {
+    std::env::var_os("FACEVERIFY_FIXTURES").map(PathBuf::from).unwrap_or_else(|| root().join("target/fixtures"))
+}
+
+fn embedding_of(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} (run `make fixtures`)", path.display()));
+    let image = decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    verifier().analyze(&image).unwrap_or_else(|e| panic!("{}: {e}", path.display())).embedding
+}
+
+#[test]
+fn every_format_decodes_to_the_same_face() {
+    let dir = fixtures_dir();
+    let reference = embedding_of(&dir.join("jpeg-baseline.jpg"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 13, "expected every fixture in {}", dir.display());
+    for file in files {
+        let distance = Metric::Euclidean.distance(&reference, &embedding_of(&file)).unwrap();
+        println!("{}: distance to baseline JPEG {distance:.4}", file.display());
+        // Greyscale and 256-colour versions lose colour, so allow them more; all must
+        // still be the same person by a wide margin.
+        assert!(distance < 0.3, "{}: {distance}", file.display());
+    }
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    let dir = fixtures_dir();
+    let upright = embedding_of(&dir.join("jpeg-baseline.jpg"));
+    let rotated = embedding_of(&dir.join("jpeg-exif-rotated.jpg"));
+    assert!(Metric::Euclidean.distance(&upright, &rotated).unwrap() < 0.05);
+}
+
+fn some_jpeg() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| std::fs::read(faces_dir().join("img3.jpg")).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        if let Err(e) = decode(&bytes) {
+            prop_assert!(matches!(e.kind(), ErrorKind::ImageDecode | ErrorKind::ImageTooLarge), "{e}");
+        }
+    }
+
+    #[test]
+    fn corrupted_and_truncated_jpegs_never_panic(
+        cut in 0usize..60_000,
+        flips in proptest::collection::vec((0usize..60_000, any::<u8>()), 0..16),
+    ) {
+        let mut bytes = some_jpeg().to_vec();
+        for (at, value) in flips {
+            let at = at % bytes.len();
+            bytes[at] = value;
+        }
+        bytes.truncate(cut.max(1).min(bytes.len()));
+        match decode(&bytes) {
+            Ok(image) => {
+                if let Err(e) = verifier().analyze(&image) {
+                    prop_assert_eq!(e.kind(), ErrorKind::NoFace, "{}", e);
+                }
+            }
+            Err(e) => prop_assert!(matches!(e.kind(), ErrorKind::ImageDecode | ErrorKind::ImageTooLarge), "{e}"),
+        }
+    }
+
+    #[test]
+    fn random_gallery_text_never_panics(text in ".{0,400}") {
+        if let Err(e) = Gallery::from_json(&text, "dlib-resnet", 128) {
+            prop_assert_eq!(e.kind(), ErrorKind::GalleryInvalid);
+        }
+    }
+}
+
+proptest! {
+    // Each case runs the detector (and the embedder when a face is found): fewer cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_image_size_runs_the_pipeline(width in 1u32..700, height in 1u32..700, seed in any::<u32>()) {
+        let mut state = seed | 1;
+        let image = image::RgbImage::from_fn(width, height, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+        });
+        if let Err(e) = verifier().analyze(&image) {
+            prop_assert_eq!(e.kind(), ErrorKind::NoFace, "{}", e);
+        }
+    }
+}
