@@ -2,7 +2,7 @@
 // from page load to the first verdict. Writes bench/results.json and bench/results.md.
 // usage: node bench/run.mjs [--smoke]   (--smoke: few runs, no files written; for make test)
 import { execFileSync } from 'node:child_process';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -11,17 +11,21 @@ import { faces, launchChromium, root, startServer } from '../tests/web/helpers.m
 const smoke = process.argv.includes('--smoke');
 const runs = smoke ? 3 : 30;
 const warmUpMs = smoke ? 200 : 4000;
+const verifies = smoke ? 20 : 1000;
 const photo = join(faces, 'img1.jpg');
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function browserTimings(server) {
-  const context = await launchChromium();
+  // Precise heap figures and a callable gc() for the memory measurement.
+  const context = await launchChromium(['--enable-precise-memory-info', '--js-flags=--expose-gc']);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    const image = await readFile(photo);
-    await page.route('**/bench/photo.jpg', (route) => route.fulfill({ body: image, contentType: 'image/jpeg' }));
-    await page.goto(`${server.url}bench/?runs=${runs}&warmup=${warmUpMs}`);
+    for (const [url, file] of [['photo.jpg', photo], ['photo2.jpg', join(faces, 'img2.jpg')]]) {
+      const body = await readFile(file);
+      await page.route(`**/bench/${url}`, (route) => route.fulfill({ body, contentType: 'image/jpeg' }));
+    }
+    await page.goto(`${server.url}bench/?runs=${runs}&warmup=${warmUpMs}&verifies=${verifies}`);
     await page.waitForFunction(() => window.benchResult, null, { timeout: 600_000 });
     const result = await page.evaluate(() => window.benchResult);
     if (result.error) throw new Error(result.error);
@@ -93,6 +97,7 @@ try {
     pipeline_fps: { faceverify_wasm: 1000 / wasm.pipeline_ms, faceverify_native: 1000 / native.pipeline_ms },
     load_ms: { faceverify_wasm: wasm.load_ms, faceverify_native: native.load_ms },
     first_verify_ms: first,
+    heap_growth: wasm.memory,
     ...size,
   };
   console.log(JSON.stringify(results, null, 2));
@@ -110,6 +115,7 @@ ${results.date} · ${results.machine} · ${results.chromium} · median of ${runs
 | pipeline: detect + align + embed, 640×480 (fps) | ${f(results.pipeline_fps.faceverify_wasm)} | ${f(results.pipeline_fps.faceverify_native)} | |
 | model load: sha256 + parse + optimise (ms) | ${f(wasm.load_ms)} | ${f(native.load_ms)} | |
 
+- Memory: ${wasm.memory.verifies} consecutive verifies (two 640×480 JPEGs each) in one page grew JS heap + wasm memory by ${(wasm.memory.heap_growth_bytes / 1e6).toFixed(2)} MB
 - First verify (page load with a cold cache → first verdict, localhost): ${first} ms
 - wasm: ${size.wasm_bytes} bytes raw, ${size.wasm_gzip_bytes} gzipped
 - default models downloaded: ${size.models_bytes} bytes (${Object.entries(size.models).map(([id, m]) => `${id} ${m.bytes} raw / ${m.gzip_bytes} gzip`).join(', ')})

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use faceverify::pipeline::decode::decode;
 use faceverify::registry::{ModelKind, Registry};
 use faceverify::Verifier;
-use image::imageops::{resize, FilterType};
+use image::imageops::{overlay, resize, FilterType};
 
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     let warm_up = Instant::now();
@@ -41,7 +41,11 @@ fn main() {
     let load_ms = load_start.elapsed().as_secs_f64() * 1000.0;
 
     let photo = decode(&std::fs::read(image_path).expect("image readable")).expect("image decodes");
-    let frame = resize(&photo, 640, 480, FilterType::Triangle);
+    // A 640×480 frame with the photo fitted in, aspect kept, as a webcam frame would be.
+    let scale = (640.0 / photo.width() as f32).min(480.0 / photo.height() as f32);
+    let (w, h) = ((photo.width() as f32 * scale) as u32, (photo.height() as f32 * scale) as u32);
+    let mut frame = image::RgbImage::new(640, 480);
+    overlay(&mut frame, &resize(&photo, w, h, FilterType::Triangle), ((640 - w) / 2) as i64, ((480 - h) / 2) as i64);
     let crop = verifier.analyze(&frame).expect("a face in the frame").aligned;
 
     let detect = median_ms(runs, || drop(verifier.detect(&frame)));

@@ -16,4 +16,6 @@ test('the benchmark harness runs end to end', () => {
   }
   assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0);
   assert.ok(results.first_verify_ms > 0);
+  assert.equal(results.heap_growth.verified, true, 'img1/img2 verify in the memory loop');
+  assert.ok(Number.isFinite(results.heap_growth.heap_growth_bytes));
 });
