@@ -96,6 +96,9 @@ impl Detector {
             return Err(Error::new(ErrorKind::ModelInvalid, "detector without decoder"));
         };
         let (input_w, input_h) = (spec.input.width, spec.input.height);
+        if image.width() == 0 || image.height() == 0 {
+            return Err(Error::new(ErrorKind::NoFace, "the image is empty"));
+        }
         let letterbox = Letterbox::fit(image.width(), image.height(), input_w, input_h);
         let outputs = self.network.run(&letterbox.apply(image))?;
         let n = self.anchors.len();
@@ -110,6 +113,9 @@ impl Detector {
                 continue;
             }
             let r = &values[i * stride..(i + 1) * stride];
+            if !r.iter().all(|v| v.is_finite()) {
+                continue;
+            }
             let (ax, ay) = (anchor[0] * input_w as f32, anchor[1] * input_h as f32);
             let (cx, cy) = letterbox.to_image(ax + r[0], ay + r[1]);
             let (w, h) = (r[2] / letterbox.scale, r[3] / letterbox.scale);
@@ -153,18 +159,23 @@ fn weighted_nms(mut faces: Vec<Face>, iou_threshold: f32) -> Vec<Face> {
     faces.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept = Vec::new();
     while !faces.is_empty() {
-        let top = faces[0].bbox;
-        let (group, rest): (Vec<Face>, Vec<Face>) =
-            faces.into_iter().partition(|f| f.bbox.iou(&top) > iou_threshold || f.bbox == top);
+        let top = faces.remove(0);
+        let (overlapping, rest): (Vec<Face>, Vec<Face>) =
+            faces.into_iter().partition(|f| f.bbox.iou(&top.bbox) > iou_threshold);
         faces = rest;
-        kept.push(blend(group));
+        kept.push(blend(top, overlapping));
     }
     kept
 }
 
-fn blend(group: Vec<Face>) -> Face {
+fn blend(top: Face, overlapping: Vec<Face>) -> Face {
+    let mut group = overlapping;
+    group.insert(0, top.clone());
     let total: f32 = group.iter().map(|f| f.score).sum();
-    let mut merged = group[0].clone();
+    if !(total > 0.0) {
+        return top;
+    }
+    let mut merged = top;
     let mean = |get: &dyn Fn(&Face) -> f32| group.iter().map(|f| get(f) * f.score).sum::<f32>() / total;
     merged.bbox = BoundingBox {
         x: mean(&|f| f.bbox.x),
