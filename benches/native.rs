@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use faceverify::pipeline::decode::decode;
-use faceverify::registry::{ModelKind, Registry};
 use faceverify::Verifier;
 use image::imageops::{overlay, resize, FilterType};
 
@@ -29,15 +28,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let image_path = args.first().expect("usage: native IMAGE [RUNS]");
     let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(30);
-    let registry = Registry::builtin();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx");
-    let spec = |id: &str, kind| registry.get(id, kind).expect("model in manifest");
-    let (detector, embedder) =
-        (spec(&registry.default_detector, ModelKind::Detector), spec(&registry.default_embedder, ModelKind::Embedder));
-    let read = |file: &str| std::fs::read(dir.join(file)).expect("run `make models` first");
     let load_start = Instant::now();
-    let verifier = Verifier::load(&detector.id, &read(&detector.file), &embedder.id, &read(&embedder.file))
-        .expect("models load");
+    let verifier = Verifier::from_dir(&dir, None, None).expect("models load (run `make models` first)");
     let load_ms = load_start.elapsed().as_secs_f64() * 1000.0;
 
     let photo = decode(&std::fs::read(image_path).expect("image readable")).expect("image decodes");

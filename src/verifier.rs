@@ -58,6 +58,22 @@ impl Verifier {
         })
     }
 
+    /// Load models by manifest id (the manifest's defaults when `None`) from the folder
+    /// holding the converted `.onnx` files. Native builds only: browsers fetch the bytes.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &std::path::Path, detector: Option<&str>, embedder: Option<&str>) -> Result<Verifier> {
+        let registry = Registry::builtin();
+        let detector = registry.get(detector.unwrap_or(&registry.default_detector), ModelKind::Detector)?;
+        let embedder = registry.get(embedder.unwrap_or(&registry.default_embedder), ModelKind::Embedder)?;
+        let read = |file: &str| {
+            let path = dir.join(file);
+            std::fs::read(&path).map_err(|e| {
+                Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
+            })
+        };
+        Verifier::load(&detector.id, &read(&detector.file)?, &embedder.id, &read(&embedder.file)?)
+    }
+
     /// The recognition model's manifest entry.
     pub fn embedder_spec(&self) -> &ModelSpec {
         self.embedder.network().spec()

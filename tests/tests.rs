@@ -37,11 +37,7 @@ pub fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
 
 pub fn verifier() -> &'static Verifier {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
-    VERIFIER.get_or_init(|| {
-        let (detector_id, detector) = model_bytes(ModelKind::Detector);
-        let (embedder_id, embedder) = model_bytes(ModelKind::Embedder);
-        Verifier::load(&detector_id, &detector, &embedder_id, &embedder).unwrap()
-    })
+    VERIFIER.get_or_init(|| Verifier::from_dir(&root().join("models/build/onnx"), None, None).unwrap())
 }
 
 pub fn analyze(file: &str) -> Analysis {

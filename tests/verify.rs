@@ -84,3 +84,13 @@ fn swapped_model_bytes_are_refused() {
     let err = Verifier::load(&detector_id, &detector, &embedder_id, &corrupt).err().unwrap();
     assert_eq!(err.kind(), ErrorKind::ModelInvalid);
 }
+
+#[test]
+fn missing_models_and_unknown_ids_are_typed_errors() {
+    let err = Verifier::from_dir(std::path::Path::new("/nonexistent"), None, None).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
+    assert!(err.to_string().contains("make models"), "{err}");
+    let dir = crate::root().join("models/build/onnx");
+    let err = Verifier::from_dir(&dir, None, Some("no-such-model")).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::UnknownModel);
+}

@@ -5,26 +5,14 @@
 use std::sync::OnceLock;
 
 use faceverify::pipeline::decode::decode;
-use faceverify::registry::{ModelKind, Registry};
 use faceverify::{ErrorKind, Verifier};
 use libfuzzer_sys::fuzz_target;
 
 fn verifier() -> &'static Verifier {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
     VERIFIER.get_or_init(|| {
-        let registry = Registry::builtin();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/build/onnx");
-        let read = |id: &str, kind| {
-            let spec = registry.get(id, kind).expect("model in manifest");
-            std::fs::read(dir.join(&spec.file)).expect("run `make models` first")
-        };
-        Verifier::load(
-            &registry.default_detector,
-            &read(&registry.default_detector, ModelKind::Detector),
-            &registry.default_embedder,
-            &read(&registry.default_embedder, ModelKind::Embedder),
-        )
-        .expect("models load")
+        Verifier::from_dir(&dir, None, None).expect("models load (run `make models` first)")
     })
 }
 

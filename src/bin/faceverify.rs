@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand};
 use faceverify::evaluate::{best_threshold, evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
-use faceverify::registry::{ModelKind, Registry};
 use faceverify::{Analysis, Error, ErrorKind, Result, Verifier};
 use serde_json::json;
 
@@ -97,21 +96,12 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<Verifier> {
-        let registry = Registry::builtin();
         let dir = self
             .models_dir
             .clone()
             .or_else(|| std::env::var_os("FACEVERIFY_MODELS").map(PathBuf::from))
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx"));
-        let detector = registry.get(self.detector.as_deref().unwrap_or(&registry.default_detector), ModelKind::Detector)?;
-        let embedder = registry.get(self.model.as_deref().unwrap_or(&registry.default_embedder), ModelKind::Embedder)?;
-        let read = |file: &str| {
-            let path = dir.join(file);
-            std::fs::read(&path).map_err(|e| {
-                Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
-            })
-        };
-        Verifier::load(&detector.id, &read(&detector.file)?, &embedder.id, &read(&embedder.file)?)
+        Verifier::from_dir(&dir, self.detector.as_deref(), self.model.as_deref())
     }
 }
 
