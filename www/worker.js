@@ -66,8 +66,10 @@ async function load(request) {
       }),
     ),
   );
+  // Build the new pair before dropping the old: a failed load leaves the working one.
+  const next = new Verifier(specs[0].id, bytes[0], specs[1].id, bytes[1]);
   verifier?.free();
-  verifier = new Verifier(specs[0].id, bytes[0], specs[1].id, bytes[1]);
+  verifier = next;
   return { detector: specs[0], model: specs[1] };
 }
 
