@@ -70,13 +70,14 @@ test-web: models wasm cli
 bench: models wasm
 	node bench/run.mjs
 
-# Coverage-guided fuzzing (libFuzzer, AddressSanitizer) of decode → pipeline and of gallery
-# import, FUZZ_SECONDS per target. Seeds: fuzz/corpus/; new inputs go to target/fuzz-corpus/.
+# Coverage-guided fuzzing (libFuzzer, AddressSanitizer) of decode alone, decode → pipeline
+# and gallery import, FUZZ_SECONDS per target. Seeds in fuzz/corpus/ (decode's is a link to
+# decode_pipeline's); new inputs go to target/fuzz-corpus/.
 # cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 FUZZ_SECONDS ?= 60
 fuzz: models
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
-	cd fuzz && for target in decode_pipeline gallery_import; do \
+	cd fuzz && for target in decode decode_pipeline gallery_import; do \
 		mkdir -p ../target/fuzz-corpus/$$target && \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run --release $$target ../target/fuzz-corpus/$$target corpus/$$target \
 			-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
