@@ -8,7 +8,7 @@ use crate::pipeline::compare::Metric;
 use crate::pipeline::gallery;
 use crate::pipeline::decode::{crop_from_rgba, decode, from_rgba};
 use crate::registry::MANIFEST_JSON;
-use crate::{Analysis, Error};
+use crate::Error;
 
 fn js_error(err: Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
@@ -16,8 +16,8 @@ fn js_error(err: Error) -> JsValue {
     js.into()
 }
 
-fn analysis_json(analysis: &Analysis) -> Result<String, JsValue> {
-    serde_json::to_string(analysis).map_err(|e| JsValue::from_str(&e.to_string()))
+fn to_json(value: &impl serde::Serialize) -> Result<String, JsValue> {
+    serde_json::to_string(value).map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
 /// The model manifest this build was made with (JSON): files, sizes, thresholds, provenance.
@@ -32,8 +32,7 @@ pub struct Verifier(crate::Verifier);
 
 impl Verifier {
     fn faces_json(&self, image: &image::RgbImage) -> Result<String, JsValue> {
-        let faces = self.0.detect(image).map_err(js_error)?;
-        serde_json::to_string(&faces).map_err(|e| JsValue::from_str(&e.to_string()))
+        to_json(&self.0.detect(image).map_err(js_error)?)
     }
 }
 
@@ -49,14 +48,14 @@ impl Verifier {
     /// BMP). Returns JSON `{faces, chosen, embedding}`.
     pub fn analyze(&self, image: &[u8]) -> Result<String, JsValue> {
         let image = decode(image).map_err(js_error)?;
-        analysis_json(&self.0.analyze(&image).map_err(js_error)?)
+        to_json(&self.0.analyze(&image).map_err(js_error)?)
     }
 
     /// As [`Verifier::analyze`], from RGBA pixels (a canvas `ImageData`).
     #[wasm_bindgen(js_name = analyzeRgba)]
     pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
         let image = from_rgba(rgba, width, height).map_err(js_error)?;
-        analysis_json(&self.0.analyze(&image).map_err(js_error)?)
+        to_json(&self.0.analyze(&image).map_err(js_error)?)
     }
 
     /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
@@ -82,8 +81,7 @@ impl Verifier {
     /// Returns JSON `{verified, distance, threshold, metric, model}`.
     pub fn verify(&self, a: &[f32], b: &[f32], metric: &str, threshold: Option<f32>) -> Result<String, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
-        let verdict = self.0.verify(a, b, metric, threshold).map_err(js_error)?;
-        serde_json::to_string(&verdict).map_err(|e| JsValue::from_str(&e.to_string()))
+        to_json(&self.0.verify(a, b, metric, threshold).map_err(js_error)?)
     }
 }
 
@@ -131,7 +129,6 @@ impl Gallery {
     /// `[{name, best_distance, mean_distance, verified}]`.
     pub fn find(&self, probe: &[f32], metric: &str, threshold: f32) -> Result<String, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
-        let matches = self.0.find(probe, metric, threshold).map_err(js_error)?;
-        serde_json::to_string(&matches).map_err(|e| JsValue::from_str(&e.to_string()))
+        to_json(&self.0.find(probe, metric, threshold).map_err(js_error)?)
     }
 }

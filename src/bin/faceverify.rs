@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use faceverify::evaluate::{best_threshold, evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
+use faceverify::registry::ModelSpec;
 use faceverify::{Analysis, Error, ErrorKind, Result, Verifier};
 use serde_json::json;
 
@@ -218,8 +219,7 @@ fn read_pairs(path: &Path) -> Result<Vec<(String, String, bool)>> {
 /// Labelled pairs with the embedding (or the error) of every image they name.
 struct LabelledPairs {
     source: String,
-    model: String,
-    threshold_of: Box<dyn Fn(Metric) -> f32>,
+    model: ModelSpec,
     rows: Vec<(String, String, bool)>,
     embeddings: HashMap<String, std::result::Result<Vec<f32>, String>>,
 }
@@ -237,11 +237,9 @@ impl LabelledPairs {
                 }
             }
         }
-        let spec = verifier.embedder_spec().clone();
         Ok(LabelledPairs {
             source: pairs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            model: spec.id.clone(),
-            threshold_of: Box::new(move |m| spec.threshold(m).map(|t| t.value).unwrap_or(f32::NAN)),
+            model: verifier.embedder_spec().clone(),
             rows,
             embeddings,
         })
@@ -270,7 +268,8 @@ impl LabelledPairs {
 fn eval(pairs: &LabelledPairs, metrics: &[Metric], as_json: bool) -> Result<ExitCode> {
     let mut reports = serde_json::Map::new();
     for metric in metrics {
-        let report = evaluate(&pairs.scored(*metric), (pairs.threshold_of)(*metric));
+        let threshold = pairs.model.threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
+        let report = evaluate(&pairs.scored(*metric), threshold);
         if !as_json {
             println!(
                 "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · {} pairs, {} failed",
@@ -285,11 +284,11 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], as_json: bool) -> Result<Exit
             ([metric], Some(single)) => {
                 let mut single = single.clone();
                 single["metric"] = json!(metric);
-                single["model"] = json!(pairs.model);
+                single["model"] = json!(pairs.model.id);
                 single["failed"] = json!(pairs.failed());
                 single
             }
-            _ => json!({"model": pairs.model, "metrics": reports, "failed": pairs.failed()}),
+            _ => json!({"model": pairs.model.id, "metrics": reports, "failed": pairs.failed()}),
         };
         println!("{out}");
     } else {
@@ -306,8 +305,8 @@ fn calibrate(pairs: &LabelledPairs, metrics: &[Metric], manifest_path: &Path) ->
     let mut manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let entry = manifest["models"]
         .as_array_mut()
-        .and_then(|models| models.iter_mut().find(|m| m["id"] == json!(pairs.model)))
-        .ok_or_else(|| bad(format!("has no model \"{}\"", pairs.model)))?;
+        .and_then(|models| models.iter_mut().find(|m| m["id"] == json!(pairs.model.id)))
+        .ok_or_else(|| bad(format!("has no model \"{}\"", pairs.model.id)))?;
     for metric in metrics {
         let scored = pairs.scored(*metric);
         let threshold = best_threshold(&scored);
@@ -316,7 +315,7 @@ fn calibrate(pairs: &LabelledPairs, metrics: &[Metric], manifest_path: &Path) ->
             "calibrated on {} ({} pairs, {} failed): accuracy {:.4}, middle of the best range",
             pairs.source, report.n_pairs, report.n_failed, report.accuracy
         );
-        println!("{} {metric}: {threshold:.4} ({source})", pairs.model);
+        println!("{} {metric}: {threshold:.4} ({source})", pairs.model.id);
         entry["thresholds"][metric.to_string()] = json!({"value": threshold, "source": source});
     }
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| bad(e.to_string()))? + "\n";
