@@ -131,6 +131,57 @@ fn tar_at_far(pairs: &[Scored], far: f64) -> f64 {
     accepted as f64 / n_same as f64
 }
 
+/// The ROC curve over the scored pairs: (false accept rate, true accept rate) at every
+/// distinct threshold, from (0, 0) to (1, 1).
+pub fn roc(pairs: &[Scored]) -> Vec<(f64, f64)> {
+    let mut scored: Vec<(f32, bool)> = pairs.iter().filter_map(|p| p.distance.map(|d| (d, p.same))).collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n_same = scored.iter().filter(|s| s.1).count().max(1) as f64;
+    let n_different = scored.iter().filter(|s| !s.1).count().max(1) as f64;
+    let (mut accepted_same, mut accepted_different) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (i, (distance, same)) in scored.iter().enumerate() {
+        if *same {
+            accepted_same += 1.0;
+        } else {
+            accepted_different += 1.0;
+        }
+        // One point per threshold: ties move together.
+        if scored.get(i + 1).is_none_or(|next| next.0 != *distance) {
+            points.push((accepted_different / n_different, accepted_same / n_same));
+        }
+    }
+    points
+}
+
+/// The ROC curve as a small standalone SVG, captioned with `title`.
+pub fn roc_svg(points: &[(f64, f64)], title: &str) -> String {
+    let (size, margin) = (400.0, 40.0);
+    let x = |far: f64| margin + far * size;
+    let y = |tar: f64| margin + (1.0 - tar) * size;
+    let path: Vec<String> = points.iter().map(|&(far, tar)| format!("{:.2},{:.2}", x(far), y(tar))).collect();
+    let escaped = title.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{w}" viewBox="0 0 {w} {w}" font-family="sans-serif" font-size="12">
+<rect x="{m}" y="{m}" width="{size}" height="{size}" fill="none" stroke="#888"/>
+<line x1="{m}" y1="{bottom}" x2="{right}" y2="{m}" stroke="#ccc" stroke-dasharray="4"/>
+<polyline points="{path}" fill="none" stroke="#0a6" stroke-width="2"/>
+<text x="{m}" y="{title_y}">{escaped}</text>
+<text x="{mid}" y="{label_y}" text-anchor="middle">false accept rate</text>
+<text x="12" y="{mid}" text-anchor="middle" transform="rotate(-90 12 {mid})">true accept rate</text>
+</svg>
+"##,
+        w = size + 2.0 * margin,
+        m = margin,
+        bottom = margin + size,
+        right = margin + size,
+        path = path.join(" "),
+        title_y = margin - 12.0,
+        mid = margin + size / 2.0,
+        label_y = margin + size + 28.0,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +201,19 @@ mod tests {
         assert_eq!(report.tar_at_far_1e_3, 1.0);
         assert!((report.best_threshold - 0.545).abs() < 1e-6, "{}", report.best_threshold);
         assert_eq!(report.cv_accuracy, 1.0);
+    }
+
+    #[test]
+    fn roc_runs_from_origin_to_one_and_never_decreases() {
+        let pairs = [pair(0.1, true), pair(0.2, false), pair(0.3, true), pair(0.3, false), pair(0.9, false)];
+        let points = roc(&pairs);
+        assert_eq!(points.first(), Some(&(0.0, 0.0)));
+        assert_eq!(points.last(), Some(&(1.0, 1.0)));
+        assert!(points.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1));
+        // The tie at 0.3 is one point, not two.
+        assert_eq!(points.len(), 5);
+        let svg = roc_svg(&points, "a <b>");
+        assert!(svg.starts_with("<svg") && svg.contains("a &lt;b&gt;"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use faceverify::evaluate::{best_threshold, evaluate, Scored};
+use faceverify::evaluate::{best_threshold, evaluate, roc, roc_svg, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::registry::ModelSpec;
@@ -58,6 +58,9 @@ enum Command {
         /// Metric to report; default: all of them.
         #[arg(long)]
         metric: Option<String>,
+        /// Write the ROC curve of each metric as SVG (FILE.svg, or FILE-<metric>.svg for several).
+        #[arg(long)]
+        roc: Option<PathBuf>,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -176,12 +179,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Command::Eval { pairs, root, metric, models } => {
+        Command::Eval { pairs, root, metric, roc, models } => {
             let metrics = match metric {
                 Some(m) => vec![m.parse::<Metric>()?],
                 None => Metric::ALL.to_vec(),
             };
-            eval(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &metrics, models.json)
+            eval(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &metrics, roc.as_deref(), models.json)
         }
         Command::Calibrate { pairs, root, metric, manifest, models } => {
             let metrics = if metric.is_empty() {
@@ -265,11 +268,25 @@ impl LabelledPairs {
     }
 }
 
-fn eval(pairs: &LabelledPairs, metrics: &[Metric], as_json: bool) -> Result<ExitCode> {
+fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_json: bool) -> Result<ExitCode> {
     let mut reports = serde_json::Map::new();
     for metric in metrics {
         let threshold = pairs.model.threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
-        let report = evaluate(&pairs.scored(*metric), threshold);
+        let scored = pairs.scored(*metric);
+        let report = evaluate(&scored, threshold);
+        if let Some(path) = roc_path {
+            let path = match metrics {
+                [_] => path.to_path_buf(),
+                _ => path.with_file_name(format!(
+                    "{}-{metric}.svg",
+                    path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default()
+                )),
+            };
+            let title = format!("{} · {metric} · {} · AUC {:.4}", pairs.model.id, pairs.source, report.auc);
+            std::fs::write(&path, roc_svg(&roc(&scored), &title)).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, format!("cannot write \"{}\": {e}", path.display()))
+            })?;
+        }
         if !as_json {
             println!(
                 "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · {} pairs, {} failed",
