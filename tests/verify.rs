@@ -94,3 +94,19 @@ fn missing_models_and_unknown_ids_are_typed_errors() {
     let err = Verifier::from_dir(&dir, None, Some("no-such-model")).err().unwrap();
     assert_eq!(err.kind(), ErrorKind::UnknownModel);
 }
+
+#[test]
+fn several_photos_per_identity_report_best_and_mean() {
+    let spec = verifier().embedder_spec();
+    let threshold = spec.threshold(Metric::Euclidean).unwrap().value;
+    let mut gallery = faceverify::pipeline::gallery::Gallery::new(&spec.id, 128);
+    for photo in ["img1.jpg", "img4.jpg", "img5.jpg"] {
+        gallery.enroll("angelina", analyze(photo).embedding).unwrap();
+    }
+    gallery.enroll("other", analyze("img3.jpg").embedding).unwrap();
+    let matches = gallery.find(&analyze("img2.jpg").embedding, Metric::Euclidean, threshold).unwrap();
+    println!("img2 against the gallery: {matches:?}");
+    assert_eq!(matches[0].name, "angelina");
+    assert!(matches[0].verified && matches[0].best_distance <= matches[0].mean_distance);
+    assert!(!matches[1].verified);
+}

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use faceverify::evaluate::{best_threshold, evaluate, roc, roc_svg, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
+use faceverify::pipeline::gallery::Gallery;
 use faceverify::registry::ModelSpec;
 use faceverify::{Analysis, Error, ErrorKind, Result, Verifier};
 use serde_json::json;
@@ -31,6 +32,20 @@ enum Command {
         #[arg(long, default_value = "euclidean")]
         metric: String,
         /// Accept at or below this distance instead of the model's threshold.
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Is PROBE the person enrolled from several photos? Reports best and mean distance.
+    Match {
+        probe: PathBuf,
+        /// A photo of the enrolled person (repeat for several).
+        #[arg(long = "enrol", required = true)]
+        enrolled: Vec<PathBuf>,
+        #[arg(long, default_value = "euclidean")]
+        metric: String,
+        /// Accept at or below this best distance instead of the model's threshold.
         #[arg(long)]
         threshold: Option<f32>,
         #[command(flatten)]
@@ -156,6 +171,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Match { probe, enrolled, metric, threshold, models } => {
+            let metric: Metric = metric.parse()?;
+            let verifier = models.load()?;
+            let spec = verifier.embedder_spec();
+            let threshold = match threshold {
+                Some(t) => t,
+                None => spec.threshold(metric)?.value,
+            };
+            let size = spec.output.as_ref().map_or(0, |o| o.size);
+            let mut gallery = Gallery::new(&spec.id, size);
+            for photo in &enrolled {
+                gallery.enroll("enrolled", analyze(&verifier, photo)?.embedding)?;
+            }
+            let probe_embedding = analyze(&verifier, &probe)?.embedding;
+            let found = gallery.find(&probe_embedding, metric, threshold)?;
+            let Some(best) = found.first() else {
+                return Err(Error::new(ErrorKind::InvalidInput, "no photos enrolled"));
+            };
+            if models.json {
+                println!(
+                    "{}",
+                    json!({"verified": best.verified, "best_distance": best.best_distance, "mean_distance": best.mean_distance,
+                           "threshold": threshold, "metric": metric, "model": spec.id, "enrolled": enrolled.len()})
+                );
+            } else {
+                println!(
+                    "{}: best {metric} distance {:.4}, mean {:.4} over {} photos (threshold {threshold:.4}, on the best)",
+                    if best.verified { "same person" } else { "different people" },
+                    best.best_distance,
+                    best.mean_distance,
+                    enrolled.len()
+                );
+            }
+            Ok(if best.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Embed { img, models } => {
             let analysis = analyze(&models.load()?, &img)?;
