@@ -107,13 +107,19 @@ impl Verifier {
     /// Compare two embeddings with `metric` against the model's threshold for it, or
     /// against `threshold` when given.
     pub fn verify(&self, a: &[f32], b: &[f32], metric: Metric, threshold: Option<f32>) -> Result<Verification> {
-        let spec = self.embedder_spec();
-        let threshold = match threshold {
-            Some(t) if t.is_finite() => t,
-            Some(t) => return Err(Error::new(ErrorKind::InvalidInput, format!("threshold {t} is not a number"))),
-            None => spec.threshold(metric)?.value,
-        };
+        let threshold = self.threshold(metric, threshold)?;
         let distance = metric.distance(a, b)?;
-        Ok(Verification { verified: distance <= threshold, distance, threshold, metric, model: spec.id.clone() })
+        let model = self.embedder_spec().id.clone();
+        Ok(Verification { verified: distance <= threshold, distance, threshold, metric, model })
+    }
+
+    /// The accept threshold for `metric`: `override_with` when given (it must be a
+    /// number), else the recognition model's calibrated one.
+    pub fn threshold(&self, metric: Metric, override_with: Option<f32>) -> Result<f32> {
+        match override_with {
+            Some(t) if t.is_finite() => Ok(t),
+            Some(t) => Err(Error::new(ErrorKind::InvalidInput, format!("threshold {t} is not a number"))),
+            None => Ok(self.embedder_spec().threshold(metric)?.value),
+        }
     }
 }

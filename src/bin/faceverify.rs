@@ -28,12 +28,8 @@ enum Command {
     Verify {
         a: PathBuf,
         b: PathBuf,
-        /// Distance metric: cosine, euclidean, euclidean_l2, angular.
-        #[arg(long, default_value = "euclidean")]
-        metric: String,
-        /// Accept at or below this distance instead of the model's threshold.
-        #[arg(long)]
-        threshold: Option<f32>,
+        #[command(flatten)]
+        decision: DecisionArgs,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -43,11 +39,8 @@ enum Command {
         /// A photo of the enrolled person (repeat for several).
         #[arg(long = "enrol", required = true)]
         enrolled: Vec<PathBuf>,
-        #[arg(long, default_value = "euclidean")]
-        metric: String,
-        /// Accept at or below this best distance instead of the model's threshold.
-        #[arg(long)]
-        threshold: Option<f32>,
+        #[command(flatten)]
+        decision: DecisionArgs,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -95,6 +88,17 @@ enum Command {
         #[command(flatten)]
         models: ModelArgs,
     },
+}
+
+/// How "same person" is decided.
+#[derive(Args)]
+struct DecisionArgs {
+    /// Distance metric: cosine, euclidean, euclidean_l2, angular.
+    #[arg(long, default_value = "euclidean")]
+    metric: String,
+    /// Accept at or below this (best) distance instead of the model's threshold.
+    #[arg(long)]
+    threshold: Option<f32>,
 }
 
 #[derive(Args)]
@@ -145,15 +149,15 @@ fn ms(since: Instant) -> f64 {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Verify { a, b, metric, threshold, models } => {
-            let metric: Metric = metric.parse()?;
+        Command::Verify { a, b, decision, models } => {
+            let metric: Metric = decision.metric.parse()?;
             let start = Instant::now();
             let verifier = models.load()?;
             let load_ms = ms(start);
             let start = Instant::now();
             let (first, second) = (analyze(&verifier, &a)?, analyze(&verifier, &b)?);
             let analyze_ms = ms(start);
-            let verdict = verifier.verify(&first.embedding, &second.embedding, metric, threshold)?;
+            let verdict = verifier.verify(&first.embedding, &second.embedding, metric, decision.threshold)?;
             if models.json {
                 let mut out = serde_json::to_value(&verdict).unwrap_or_default();
                 out["faces"] = json!([face_json(&first), face_json(&second)]);
@@ -172,14 +176,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Match { probe, enrolled, metric, threshold, models } => {
-            let metric: Metric = metric.parse()?;
+        Command::Match { probe, enrolled, decision, models } => {
+            let metric: Metric = decision.metric.parse()?;
             let verifier = models.load()?;
+            let threshold = verifier.threshold(metric, decision.threshold)?;
             let spec = verifier.embedder_spec();
-            let threshold = match threshold {
-                Some(t) => t,
-                None => spec.threshold(metric)?.value,
-            };
             let size = spec.output.as_ref().map_or(0, |o| o.size);
             let mut gallery = Gallery::new(&spec.id, size);
             for photo in &enrolled {
