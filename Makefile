@@ -46,10 +46,12 @@ $(CLI): $(RUST_SOURCES)
 
 cli: $(CLI)
 
-# Every image format and variant the decoder must handle, made from one shared photo.
+# Every image format and variant the decoder must handle, made from one shared photo, and
+# a video of another for Chromium's fake camera.
 FIXTURES := target/fixtures/.made
-$(FIXTURES): tests/fixtures.py | setup
+$(FIXTURES): tests/fixtures.py tests/camera_y4m.py | setup
 	$(PYTHON) tests/fixtures.py ../shared/faces/deepface/img2.jpg target/fixtures
+	$(PYTHON) tests/camera_y4m.py ../shared/faces/deepface/img5.jpg target/fixtures/camera.y4m
 	touch $@
 
 fixtures: $(FIXTURES)
@@ -63,7 +65,7 @@ test: test-rust test-web
 test-rust: models fixtures
 	cargo test --release
 
-test-web: models wasm cli
+test-web: models wasm cli fixtures
 	FACEVERIFY_BIN=$(CLI) node --test --test-concurrency=1 tests/web/
 
 # Figures, not pass/fail: writes bench/results.json and bench/results.md.

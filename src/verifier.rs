@@ -46,6 +46,16 @@ pub struct Verification {
     pub model: String,
 }
 
+impl Analysis {
+    /// The aligned crop as RGBA bytes (opaque), to show people what was compared.
+    pub fn aligned_rgba(&self) -> Vec<u8> {
+        self.aligned.pixels().flat_map(|p| {
+            let [r, g, b] = p.0.map(|v| v.round().clamp(0.0, 255.0) as u8);
+            [r, g, b, 255]
+        }).collect()
+    }
+}
+
 impl Verifier {
     /// Load a detector and an embedder by manifest id from their ONNX bytes.
     pub fn load(detector_id: &str, detector: &[u8], embedder_id: &str, embedder: &[u8]) -> Result<Verifier> {

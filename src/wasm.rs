@@ -30,6 +30,18 @@ pub fn model_manifest() -> String {
 #[wasm_bindgen]
 pub struct Verifier(crate::Verifier);
 
+/// An analysis as a JS object: the JSON fields plus `aligned: {width, height, rgba}`, built
+/// on the JS side so that nothing stays allocated in wasm memory.
+fn analysis_object(analysis: &crate::Analysis) -> Result<JsValue, JsValue> {
+    let object = js_sys::JSON::parse(&to_json(analysis)?)?;
+    let aligned = js_sys::Object::new();
+    js_sys::Reflect::set(&aligned, &"width".into(), &analysis.aligned.width().into())?;
+    js_sys::Reflect::set(&aligned, &"height".into(), &analysis.aligned.height().into())?;
+    js_sys::Reflect::set(&aligned, &"rgba".into(), &js_sys::Uint8Array::from(&analysis.aligned_rgba()[..]))?;
+    js_sys::Reflect::set(&object, &"aligned".into(), &aligned)?;
+    Ok(object)
+}
+
 impl Verifier {
     fn faces_json(&self, image: &image::RgbImage) -> Result<String, JsValue> {
         to_json(&self.0.detect(image).map_err(js_error)?)
@@ -45,17 +57,17 @@ impl Verifier {
     }
 
     /// Detect, align and embed the largest face of an encoded image (JPEG, PNG, WebP, GIF,
-    /// BMP). Returns JSON `{faces, chosen, embedding}`.
-    pub fn analyze(&self, image: &[u8]) -> Result<String, JsValue> {
+    /// BMP). Returns `{faces, chosen, embedding, aligned: {width, height, rgba}}`.
+    pub fn analyze(&self, image: &[u8]) -> Result<JsValue, JsValue> {
         let image = decode(image).map_err(js_error)?;
-        to_json(&self.0.analyze(&image).map_err(js_error)?)
+        analysis_object(&self.0.analyze(&image).map_err(js_error)?)
     }
 
     /// As [`Verifier::analyze`], from RGBA pixels (a canvas `ImageData`).
     #[wasm_bindgen(js_name = analyzeRgba)]
-    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
+    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
         let image = from_rgba(rgba, width, height).map_err(js_error)?;
-        to_json(&self.0.analyze(&image).map_err(js_error)?)
+        analysis_object(&self.0.analyze(&image).map_err(js_error)?)
     }
 
     /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
@@ -83,6 +95,13 @@ impl Verifier {
         let metric: Metric = metric.parse().map_err(js_error)?;
         to_json(&self.0.verify(a, b, metric, threshold).map_err(js_error)?)
     }
+
+    /// The accept threshold for `metric`: `threshold` when given, else the model's
+    /// calibrated one.
+    pub fn threshold(&self, metric: &str, threshold: Option<f32>) -> Result<f32, JsValue> {
+        let metric: Metric = metric.parse().map_err(js_error)?;
+        self.0.threshold(metric, threshold).map_err(js_error)
+    }
 }
 
 /// Named identities enrolled from one or more embeddings, for one recognition model.
@@ -108,6 +127,14 @@ impl Gallery {
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> String {
         self.0.to_json()
+    }
+
+    /// The identities and how many embeddings each has. Returns JSON `[{name, count}]`.
+    pub fn identities(&self) -> Result<String, JsValue> {
+        let list: Vec<_> = self.0.identities().iter()
+            .map(|i| serde_json::json!({"name": i.name, "count": i.embeddings.len()}))
+            .collect();
+        to_json(&list)
     }
 
     /// Add an embedding to `name`, creating the identity if new.

@@ -2,7 +2,8 @@
 // benchmark page at /bench/.
 // Serves .wasm as application/wasm (streaming compilation needs it) and sets COOP/COEP so
 // the page is cross-origin isolated (precise timers now, wasm threads later).
-// usage: node tools/serve.mjs [port]
+// usage: node tools/serve.mjs [port]   (FACEVERIFY_LOG_REQUESTS=1 prints each request: tests
+// count them to prove the page makes none after it is ready)
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -38,7 +39,10 @@ function locate(urlPath) {
   return null;
 }
 
+const logRequests = process.env.FACEVERIFY_LOG_REQUESTS === '1';
+
 const server = createServer(async (req, res) => {
+  if (logRequests) console.log(`request ${req.method} ${req.url}`);
   const headers = {
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Embedder-Policy': 'require-corp',

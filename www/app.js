@@ -1,99 +1,126 @@
 // @ts-check
-// The demo page: pick two photos, see both faces boxed and the verdict.
+// The demo page: wires the views (verify, camera, gallery) to one FaceVerifier and the
+// settings. The page stays usable while the models load: actions wait for `app.ready`.
+import { CameraView } from './camera-view.js';
 import { FaceVerifier } from './faceverify.js';
-
-const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const status = $('status');
-const result = $('result');
-const inputs = [/** @type {HTMLInputElement} */ ($('file-a')), /** @type {HTMLInputElement} */ ($('file-b'))];
-const canvases = [/** @type {HTMLCanvasElement} */ ($('canvas-a')), /** @type {HTMLCanvasElement} */ ($('canvas-b'))];
-const captions = [$('faces-a'), $('faces-b')];
-
-/** @param {number} bytes */
-const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
-
-const verifier = await FaceVerifier.load({
-  onProgress(loaded, total) {
-    const bar = /** @type {HTMLProgressElement} */ ($('progress'));
-    bar.max = total || 1;
-    bar.value = loaded;
-    $('progress-text').textContent = total ? `${mb(loaded)} of ${mb(total)}` : mb(loaded);
-  },
-}).catch((error) => {
-  status.textContent = `Could not load the models: ${error.message}`;
-  throw error;
-});
-status.dataset.testid = 'ready';
-status.textContent = `Ready: ${verifier.models?.detector.id} detector, ${verifier.models?.model.id} recognition.`;
+import { GalleryView } from './gallery-view.js';
+import { VerifyView } from './verify-view.js';
 
 /**
- * Draw the photo and its detected faces; the face that was compared is drawn thicker.
- * @param {HTMLCanvasElement} canvas
- * @param {ImageBitmap | null} bitmap
- * @param {import('./faceverify.js').Analysis | null} analysis
+ * What the views share.
+ * @typedef {{ready: Promise<FaceVerifier>, options: () => import('./faceverify.js').CompareOptions,
+ *            verify: VerifyView, camera: CameraView, gallery: GalleryView}} App
  */
-function draw(canvas, bitmap, analysis) {
-  if (!bitmap) return;
-  const scale = Math.min(1, 640 / Math.max(bitmap.width, bitmap.height));
-  canvas.width = Math.round(bitmap.width * scale);
-  canvas.height = Math.round(bitmap.height * scale);
-  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
-  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  analysis?.faces.forEach((face, i) => {
-    ctx.strokeStyle = i === analysis.chosen ? '#00e05a' : '#ffd400';
-    ctx.lineWidth = i === analysis.chosen ? 3 : 1.5;
-    const { x, y, width, height } = face.box;
-    ctx.strokeRect(x * scale, y * scale, width * scale, height * scale);
-    ctx.fillStyle = '#ff3b30';
-    for (const k of face.keypoints) ctx.fillRect(k.x * scale - 2, k.y * scale - 2, 4, 4);
-  });
-}
 
-/** @type {Array<File | null>} */
-const files = [null, null];
-let run = 0;
+const SETTINGS_KEY = 'faceverify-settings';
+const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+const status = $('status');
+const [detector, model, metric, threshold] = ['detector', 'model', 'metric', 'threshold'].map($);
 
-async function verify() {
-  if (!files[0] || !files[1]) return;
-  const current = ++run;
-  result.className = '';
-  delete result.dataset.verified;
-  delete result.dataset.error;
-  result.textContent = 'Comparing…';
-  // The browser's decoder is only for display; the wasm core decodes for itself, so an
-  // image the browser cannot show still gets the core's verdict or typed error.
-  const bitmaps = await Promise.all(
-    files.map((f) => createImageBitmap(/** @type {File} */ (f), { imageOrientation: 'from-image' }).catch(() => null)),
-  );
+/** @returns {{detector?: string, model?: string, metric?: string, threshold?: string}} */
+function savedSettings() {
   try {
-    const analyses = [];
-    for (const [i, file] of files.entries()) {
-      try {
-        analyses.push(await verifier.analyze(/** @type {File} */ (file)));
-      } catch (error) {
-        draw(canvases[i], bitmaps[i], null);
-        throw Object.assign(error, { message: `${i === 0 ? 'First' : 'Second'} photo: ${error.message}` });
-      }
-    }
-    const verdict = await verifier.compare(analyses[0].embedding, analyses[1].embedding);
-    if (current !== run) return;
-    analyses.forEach((a, i) => {
-      draw(canvases[i], bitmaps[i], a);
-      captions[i].textContent = a.faces.length === 1 ? '1 face found' : `${a.faces.length} faces found; the largest was compared`;
-    });
-    result.dataset.verified = String(verdict.verified);
-    result.textContent = `${verdict.verified ? 'Same person' : 'Different people'} — ${verdict.metric} distance ${verdict.distance.toFixed(3)} (threshold ${verdict.threshold.toFixed(3)}, ${verdict.model})`;
-  } catch (error) {
-    if (current !== run) return;
-    result.className = 'error';
-    result.dataset.error = error.name;
-    result.textContent = error.message;
+    return JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}');
+  } catch {
+    return {};
   }
 }
 
-inputs.forEach((input, i) =>
-  input.addEventListener('change', () => {
-    files[i] = input.files?.[0] ?? null;
-    verify();
+function saveSettings() {
+  const values = { detector: detector.value, model: model.value, metric: metric.value, threshold: threshold.value };
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(values));
+}
+
+/** @param {number} loaded @param {number} total */
+function showProgress(loaded, total) {
+  const mb = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const bar = $('progress');
+  bar.max = total || 1;
+  bar.value = loaded;
+  $('progress-text').textContent = total ? `${mb(loaded)} of ${mb(total)}` : mb(loaded);
+}
+
+// The service worker keeps the app and wasm for offline use; the worker caches models.
+navigator.serviceWorker?.register('./sw.js').catch((error) => console.warn('offline mode unavailable:', error));
+
+const saved = savedSettings();
+metric.value = saved.metric ?? 'euclidean';
+threshold.value = saved.threshold ?? '';
+
+/** @type {App} */
+const app = /** @type {any} */ ({
+  ready: FaceVerifier.load({ detector: saved.detector, model: saved.model, onProgress: showProgress }).catch(async (error) => {
+    // Settings naming a model this build no longer has: fall back to the defaults.
+    if (error.name !== 'UNKNOWN_MODEL') throw error;
+    return FaceVerifier.load({ onProgress: showProgress });
   }),
+  options: () => ({ metric: metric.value, threshold: threshold.value === '' ? undefined : Number(threshold.value) }),
+});
+app.verify = new VerifyView($('verify'), app);
+app.camera = new CameraView($('camera'), app);
+app.gallery = new GalleryView($('gallery'), app);
+
+/** @param {FaceVerifier} verifier */
+function showModels(verifier) {
+  const { models, detector: d, model: m } = /** @type {NonNullable<FaceVerifier['models']>} */ (verifier.models);
+  const options = (/** @type {string} */ kind, /** @type {string} */ chosen) =>
+    models.filter((spec) => spec.kind === kind).map((spec) => new Option(`${spec.id} — ${spec.description}`, spec.id, false, spec.id === chosen));
+  detector.replaceChildren(...options('detector', d.id));
+  model.replaceChildren(...options('embedder', m.id));
+  status.dataset.testid = 'ready';
+  status.textContent = `Ready: ${d.id} detector, ${m.id} recognition (${m.output.size}-d embeddings).`;
+  showThreshold(verifier);
+}
+
+/** The calibrated threshold of the chosen metric, shown as the override's placeholder. @param {FaceVerifier} verifier */
+function showThreshold(verifier) {
+  const calibrated = verifier.models?.model.thresholds[metric.value];
+  threshold.placeholder = calibrated ? calibrated.value.toFixed(3) : '';
+  $('threshold-source').textContent = calibrated ? `Calibrated ${metric.value} threshold ${calibrated.value.toFixed(3)}: ${calibrated.source}.` : '';
+}
+
+app.ready.then(
+  (verifier) => {
+    showModels(verifier);
+    app.gallery.restore();
+  },
+  (error) => {
+    status.textContent = `Could not load the models: ${error.message}`;
+    status.dataset.error = error.name;
+  },
 );
+
+/** Re-run what is on screen with the new settings. */
+function rerun() {
+  saveSettings();
+  app.verify.update();
+  app.gallery.find();
+}
+
+for (const select of [detector, model]) {
+  select.addEventListener('change', async () => {
+    const verifier = await app.ready;
+    delete status.dataset.testid;
+    status.textContent = 'Loading models…';
+    try {
+      await verifier.reload({ detector: detector.value, model: model.value, onProgress: showProgress });
+      await app.gallery.restore();
+    } catch (e) {
+      status.textContent = `Could not switch models: ${/** @type {Error} */ (e).message}`;
+    }
+    showModels(verifier);
+    rerun();
+  });
+}
+metric.addEventListener('change', () => {
+  app.ready.then(showThreshold);
+  rerun();
+});
+threshold.addEventListener('change', rerun);
+
+// A photo pasted anywhere outside a drop zone fills the next verify slot.
+document.addEventListener('paste', (event) => {
+  if (/** @type {HTMLElement} */ (event.target).closest?.('.drop, input, textarea')) return;
+  const photo = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+  if (photo) app.verify.set(app.verify.nextSlot, photo);
+});

@@ -6,25 +6,37 @@
 //   const verifier = await FaceVerifier.load({ onProgress: (loaded, total) => {} });
 //   const result = await verifier.verify(fileA, fileB);   // {verified, distance, threshold, ...}
 //   const embedding = await verifier.embed(file);           // Float32Array(128)
+//   await verifier.gallery.enroll('Ada', [embedding]);
+//   const [best] = await verifier.gallery.find(await verifier.embed(other));
 //
 // Errors are `Error`s whose `name` is a stable code: NO_FACE, IMAGE_DECODE,
-// IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT.
+// IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT, GALLERY_INVALID.
 
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
  * @typedef {{name: string, x: number, y: number}} Keypoint
  * @typedef {{box: Box, score: number, keypoints: Keypoint[]}} Face
- * @typedef {{faces: Face[], chosen: number, embedding: number[]}} Analysis
+ * @typedef {{width: number, height: number, rgba: Uint8Array}} Crop
+ * @typedef {{faces: Face[], chosen: number, embedding: number[], aligned: Crop}} Analysis
  * @typedef {{verified: boolean, distance: number, threshold: number, metric: string, model: string}} Verdict
- * @typedef {Blob | ArrayBuffer | Uint8Array | ImageData} ImageInput
+ * @typedef {{name: string, best_distance: number, mean_distance: number, verified: boolean}} Match
+ * @typedef {{identities: {name: string, count: number}[], json: string}} GalleryState
+ * @typedef {{metric?: string, threshold?: number}} CompareOptions
+ * @typedef {Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap} ImageInput
  */
 
 export class FaceVerifier {
   /** @type {Worker} */ #worker;
   /** @type {Map<number, {resolve: Function, reject: Function, progress?: Function}>} */ #pending = new Map();
   #nextId = 1;
-  /** The manifest entries of the loaded detector and recognition model. */
-  models = /** @type {{detector: any, model: any} | null} */ (null);
+  #baseUrl = '';
+  /**
+   * The loaded detector and recognition model (manifest entries) and every model the
+   * manifest offers.
+   */
+  models = /** @type {{detector: any, model: any, models: any[]} | null} */ (null);
+  /** The recognition model's gallery, kept in the worker (see {@link GalleryClient}). */
+  gallery = new GalleryClient((request) => this.#call({ type: 'gallery', ...request }));
 
   /** @param {Worker} worker */
   constructor(worker) {
@@ -43,24 +55,32 @@ export class FaceVerifier {
    * Start the worker and load the models.
    * @param {{baseUrl?: string | URL, detector?: string, model?: string,
    *          onProgress?: (loaded: number, total: number) => void}} [options]
-   *   baseUrl: where `models/` is served (default: this module's folder).
+   *   baseUrl: where `models/` is served (default: this module's folder); detector and
+   *   model: manifest ids (default: the manifest's defaults).
    */
   static async load(options = {}) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const verifier = new FaceVerifier(worker);
-    const baseUrl = new URL(options.baseUrl ?? '.', import.meta.url).href;
-    verifier.models = await verifier.#call(
-      { type: 'load', baseUrl, detector: options.detector, model: options.model },
-      [],
-      options.onProgress,
-    );
+    verifier.#baseUrl = new URL(options.baseUrl ?? '.', import.meta.url).href;
+    await verifier.reload(options);
     return verifier;
+  }
+
+  /**
+   * Switch detector and/or recognition model. On failure the loaded ones stay. A new
+   * recognition model starts with an empty gallery (embeddings are per model).
+   * @param {{detector?: string, model?: string, onProgress?: (loaded: number, total: number) => void}} options
+   */
+  async reload({ detector, model, onProgress }) {
+    this.models = await this.#call({ type: 'load', baseUrl: this.#baseUrl, detector, model }, [], onProgress);
+    return this.models;
   }
 
   /**
    * @param {object} request
    * @param {Transferable[]} transfer
    * @param {Function} [progress]
+   * @returns {Promise<any>}
    */
   #call(request, transfer = [], progress) {
     const id = this.#nextId++;
@@ -71,17 +91,39 @@ export class FaceVerifier {
   }
 
   /**
-   * Detect all faces; align and embed the largest.
+   * The image as the worker takes it; transferred, so callers' buffers are copied first.
+   * @param {ImageInput} image
+   * @returns {Promise<[import('./protocol.js').Image, Transferable[]]>}
+   */
+  static async #message(image) {
+    if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) return [image, [image]];
+    if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
+      const pixels = image.data.slice().buffer;
+      return [{ pixels, width: image.width, height: image.height }, [pixels]];
+    }
+    const bytes = image instanceof Blob ? await image.arrayBuffer() : image instanceof Uint8Array ? image.slice().buffer : image.slice(0);
+    return [bytes, [bytes]];
+  }
+
+  /**
+   * Detect all faces; align and embed the largest. An `ImageBitmap` is transferred
+   * (unusable afterwards).
    * @param {ImageInput} image
    * @returns {Promise<Analysis>}
    */
   async analyze(image) {
-    if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
-      const pixels = image.data.slice().buffer;
-      return this.#call({ type: 'analyzeRgba', pixels, width: image.width, height: image.height }, [pixels]);
-    }
-    const bytes = image instanceof Blob ? await image.arrayBuffer() : image instanceof Uint8Array ? image.slice().buffer : image.slice(0);
-    return this.#call({ type: 'analyze', image: bytes }, [bytes]);
+    const [message, transfer] = await FaceVerifier.#message(image);
+    return this.#call({ type: 'analyze', image: message }, transfer);
+  }
+
+  /**
+   * Every face, best score first (no embedding: cheap enough for every video frame).
+   * @param {ImageInput} image
+   * @returns {Promise<Face[]>}
+   */
+  async detect(image) {
+    const [message, transfer] = await FaceVerifier.#message(image);
+    return this.#call({ type: 'detect', image: message }, transfer);
   }
 
   /**
@@ -93,10 +135,11 @@ export class FaceVerifier {
   }
 
   /**
-   * Compare two embeddings (or analyses).
+   * Compare two embeddings. The threshold is the model's calibrated one for `metric`
+   * unless given.
    * @param {ArrayLike<number>} a
    * @param {ArrayLike<number>} b
-   * @param {{metric?: string, threshold?: number}} [options]
+   * @param {CompareOptions} [options]
    * @returns {Promise<Verdict>}
    */
   compare(a, b, { metric = 'euclidean', threshold } = {}) {
@@ -107,7 +150,7 @@ export class FaceVerifier {
    * Are the largest faces of `a` and `b` the same person?
    * @param {ImageInput} a
    * @param {ImageInput} b
-   * @param {{metric?: string, threshold?: number}} [options]
+   * @param {CompareOptions} [options]
    * @returns {Promise<Verdict & {analyses: [Analysis, Analysis]}>}
    */
   async verify(a, b, options = {}) {
@@ -119,5 +162,70 @@ export class FaceVerifier {
   /** Stop the worker; pending calls never settle. */
   terminate() {
     this.#worker.terminate();
+  }
+}
+
+/**
+ * Named identities for the loaded recognition model, searched 1:N in wasm. Every change
+ * resolves to the new state, whose `json` is the gallery file to store or export:
+ * `{"format": "faceverify-gallery", "format_version": 1, "model": "dlib-resnet",
+ *   "embedding_size": 128, "identities": [{"name": "Ada", "embeddings": [[…128 numbers]]}]}`.
+ */
+export class GalleryClient {
+  #call;
+
+  /** @param {(request: object) => Promise<any>} call */
+  constructor(call) {
+    this.#call = call;
+  }
+
+  /** @returns {Promise<GalleryState>} */
+  state() {
+    return this.#call({ op: 'state' });
+  }
+
+  /**
+   * Replace the gallery with a gallery file. A malformed file, or one made by another
+   * model, is refused (GALLERY_INVALID) and the gallery stays as it was.
+   * @param {string} json
+   * @returns {Promise<GalleryState>}
+   */
+  import(json) {
+    return this.#call({ op: 'import', json });
+  }
+
+  /**
+   * Add embeddings to `name` (created if new).
+   * @param {string} name
+   * @param {ArrayLike<number>[]} embeddings
+   * @returns {Promise<GalleryState>}
+   */
+  enroll(name, embeddings) {
+    return this.#call({ op: 'enroll', name, embeddings: embeddings.map((e) => Array.from(e)) });
+  }
+
+  /** @param {string} from @param {string} to @returns {Promise<GalleryState>} */
+  rename(from, to) {
+    return this.#call({ op: 'rename', from, to });
+  }
+
+  /** @param {string} name @returns {Promise<GalleryState>} */
+  remove(name) {
+    return this.#call({ op: 'remove', name });
+  }
+
+  /** @returns {Promise<GalleryState>} */
+  clear() {
+    return this.#call({ op: 'clear' });
+  }
+
+  /**
+   * Every identity ranked by its closest embedding to `embedding` (mean distance too).
+   * @param {ArrayLike<number>} embedding
+   * @param {CompareOptions} [options]
+   * @returns {Promise<Match[]>}
+   */
+  find(embedding, { metric = 'euclidean', threshold } = {}) {
+    return this.#call({ op: 'find', embedding: Array.from(embedding), metric, threshold });
   }
 }

@@ -3,11 +3,21 @@
 // every reply echoes it. Progress messages carry the id of the request they belong to.
 
 /**
+ * An image: encoded bytes (JPEG, PNG, WebP, GIF, BMP), a bitmap, or RGBA pixels.
+ * @typedef {ArrayBuffer | ImageBitmap | {pixels: ArrayBuffer, width: number, height: number}} Image
+ *
  * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string}} LoadRequest
- * @typedef {{id: number, type: 'analyze', image: ArrayBuffer}} AnalyzeRequest
- * @typedef {{id: number, type: 'analyzeRgba', pixels: ArrayBuffer, width: number, height: number}} AnalyzeRgbaRequest
+ * @typedef {{id: number, type: 'analyze', image: Image}} AnalyzeRequest
+ * @typedef {{id: number, type: 'detect', image: Image}} DetectRequest
  * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number}} VerifyRequest
- * @typedef {LoadRequest | AnalyzeRequest | AnalyzeRgbaRequest | VerifyRequest} Request
+ * @typedef {{id: number, type: 'gallery'} & (
+ *   {op: 'state' | 'clear'} |
+ *   {op: 'import', json: string} |
+ *   {op: 'enroll', name: string, embeddings: number[][]} |
+ *   {op: 'rename', from: string, to: string} |
+ *   {op: 'remove', name: string} |
+ *   {op: 'find', embedding: number[], metric: string, threshold?: number})} GalleryRequest
+ * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest} Request
  *
  * @typedef {{id: number, ok: true, value: any}} Success
  * @typedef {{id: number, ok: false, error: {name: string, message: string}}} Failure

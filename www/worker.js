@@ -1,12 +1,27 @@
 // @ts-check
-// Runs the wasm core off the main thread: downloads the models, builds one Verifier, then
-// answers requests (see protocol.js). The page never blocks on decoding or inference.
-import init, { Verifier, modelManifest } from './pkg/faceverify.js';
+// Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
+// Verifier and the gallery of its recognition model, then answers requests (see
+// protocol.js). The page never blocks on decoding or inference.
+import init, { Gallery, Verifier, modelManifest } from './pkg/faceverify.js';
+
+/** Models are immutable per sha256, so cached copies are used without asking the network. */
+const MODEL_CACHE = 'faceverify-models';
 
 /** @type {Promise<any> | null} */
 let wasmReady = null;
 /** @type {Verifier | null} */
 let verifier = null;
+/** @type {{detector: any, model: any} | null} */
+let loaded = null;
+/** @type {Gallery | null} */
+let gallery = null;
+
+/** @param {string} name @param {string} message */
+function named(name, message) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
 
 /**
  * Fetch `url` fully, reporting bytes received against the total.
@@ -19,15 +34,15 @@ async function download(url, progress) {
   const total = Number(response.headers.get('Content-Length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
-  let loaded = 0;
+  let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
-    loaded += value.length;
-    progress(loaded, total);
+    received += value.length;
+    progress(received, total);
   }
-  const bytes = new Uint8Array(loaded);
+  const bytes = new Uint8Array(received);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
@@ -36,11 +51,32 @@ async function download(url, progress) {
   return bytes;
 }
 
-/** @param {string} name @param {string} message */
-function named(name, message) {
-  const error = new Error(message);
-  error.name = name;
-  return error;
+/**
+ * A model's bytes from the Cache API, else from the network (then cached). The sha256 in
+ * the cache key means a new model version is a new key; older versions are dropped.
+ * @param {string} url
+ * @param {string} sha256
+ * @param {(loaded: number, total: number) => void} progress
+ */
+async function modelBytes(url, sha256, progress) {
+  const key = `${url}?sha256=${sha256}`;
+  // No Cache API (an insecure origin): download every time.
+  const cache = await self.caches?.open(MODEL_CACHE).catch(() => undefined);
+  const hit = await cache?.match(key);
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    progress(bytes.length, bytes.length);
+    return bytes;
+  }
+  const bytes = await download(key, progress);
+  if (cache) {
+    for (const old of await cache.keys()) {
+      if (old.url.split('?')[0] === url && old.url !== key) await cache.delete(old);
+    }
+    // A full quota only costs the next visit a download.
+    await cache.put(key, new Response(bytes)).catch(() => undefined);
+  }
+  return bytes;
 }
 
 /** @param {import('./protocol.js').LoadRequest} request */
@@ -55,12 +91,12 @@ async function load(request) {
   };
   const specs = [pick(request.detector ?? manifest.default_detector), pick(request.model ?? manifest.default_embedder)];
   const sizes = [0, 0];
-  const loaded = [0, 0];
-  const report = () => postMessage({ id: request.id, progress: { loaded: loaded[0] + loaded[1], total: sizes[0] + sizes[1] } });
+  const received = [0, 0];
+  const report = () => postMessage({ id: request.id, progress: { loaded: received[0] + received[1], total: sizes[0] + sizes[1] } });
   const bytes = await Promise.all(
     specs.map((spec, i) =>
-      download(new URL(`models/${spec.file}`, request.baseUrl).href, (done, total) => {
-        loaded[i] = done;
+      modelBytes(new URL(`models/${spec.file}`, request.baseUrl).href, spec.sha256, (done, total) => {
+        received[i] = done;
         sizes[i] = total;
         report();
       }),
@@ -70,22 +106,101 @@ async function load(request) {
   const next = new Verifier(specs[0].id, bytes[0], specs[1].id, bytes[1]);
   verifier?.free();
   verifier = next;
-  return { detector: specs[0], model: specs[1] };
+  if (loaded?.model.id !== specs[1].id) {
+    gallery?.free();
+    gallery = new Gallery(specs[1].id, specs[1].output.size);
+  }
+  loaded = { detector: specs[0], model: specs[1] };
+  return { ...loaded, models: manifest.models };
+}
+
+/**
+ * RGBA pixels of a request's image when it is not encoded bytes.
+ * @param {ImageBitmap | {pixels: ArrayBuffer, width: number, height: number}} image
+ */
+function rgbaOf(image) {
+  if (image instanceof ImageBitmap) {
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+    ctx.drawImage(image, 0, 0);
+    image.close();
+    return { pixels: ctx.getImageData(0, 0, canvas.width, canvas.height).data, width: canvas.width, height: canvas.height };
+  }
+  return { pixels: new Uint8Array(image.pixels), width: image.width, height: image.height };
+}
+
+/** @param {Verifier} v @param {import('./protocol.js').Image} image */
+function analyze(v, image) {
+  if (image instanceof ArrayBuffer) return v.analyze(new Uint8Array(image));
+  const { pixels, width, height } = rgbaOf(image);
+  return v.analyzeRgba(new Uint8Array(pixels.buffer), width, height);
+}
+
+/** @param {Verifier} v @param {import('./protocol.js').Image} image */
+function detect(v, image) {
+  if (image instanceof ArrayBuffer) return JSON.parse(v.detect(new Uint8Array(image)));
+  const { pixels, width, height } = rgbaOf(image);
+  return JSON.parse(v.detectRgba(new Uint8Array(pixels.buffer), width, height));
+}
+
+/** What the page shows and stores after every gallery change. @param {Gallery} g */
+const galleryState = (g) => ({ identities: JSON.parse(g.identities()), json: g.toJson() });
+
+/**
+ * @param {Verifier} v
+ * @param {Gallery} g
+ * @param {{model: any}} models
+ * @param {import('./protocol.js').GalleryRequest} request
+ */
+function galleryOp(v, g, models, request) {
+  switch (request.op) {
+    case 'state':
+      return galleryState(g);
+    case 'import': {
+      // Validated whole by fromJson before it replaces anything.
+      const next = Gallery.fromJson(request.json, models.model.id, models.model.output.size);
+      g.free();
+      gallery = next;
+      return galleryState(next);
+    }
+    case 'enroll':
+      for (const embedding of request.embeddings) g.enroll(request.name, Float32Array.from(embedding));
+      return galleryState(g);
+    case 'rename':
+      if (!g.rename(request.from, request.to)) throw named('INVALID_INPUT', `"${request.from}" is not enrolled`);
+      return galleryState(g);
+    case 'remove':
+      g.remove(request.name);
+      return galleryState(g);
+    case 'clear': {
+      g.free();
+      gallery = new Gallery(models.model.id, models.model.output.size);
+      return galleryState(gallery);
+    }
+    case 'find': {
+      const threshold = v.threshold(request.metric, request.threshold);
+      return JSON.parse(g.find(Float32Array.from(request.embedding), request.metric, threshold));
+    }
+    default:
+      throw named('INVALID_INPUT', 'unknown gallery operation');
+  }
 }
 
 /** @param {import('./protocol.js').Request} request */
 async function handle(request) {
   if (request.type === 'load') return load(request);
-  if (!verifier) throw named('NOT_LOADED', 'models are not loaded yet');
+  if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
   switch (request.type) {
     case 'analyze':
-      return JSON.parse(verifier.analyze(new Uint8Array(request.image)));
-    case 'analyzeRgba':
-      return JSON.parse(verifier.analyzeRgba(new Uint8Array(request.pixels), request.width, request.height));
+      return analyze(verifier, request.image);
+    case 'detect':
+      return detect(verifier, request.image);
     case 'verify':
       return JSON.parse(verifier.verify(request.a, request.b, request.metric, request.threshold));
+    case 'gallery':
+      return galleryOp(verifier, gallery, loaded, request);
     default:
-      throw named('INVALID_INPUT', `unknown request type`);
+      throw named('INVALID_INPUT', 'unknown request type');
   }
 }
 

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { artifacts, faces, launchChromium, startServer } from './helpers.mjs';
+import { artifacts, launchChromium, openApp, startServer, verdictFor } from './helpers.mjs';
 
 let server;
 let context;
@@ -13,10 +13,7 @@ let page;
 before(async () => {
   server = await startServer();
   context = await launchChromium();
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (error) => console.error('page error:', error));
-  await page.goto(server.url);
-  await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
+  page = await openApp(context, server.url);
 });
 
 after(async () => {
@@ -24,30 +21,14 @@ after(async () => {
   server?.stop();
 });
 
-/** Choose both photos and wait for a verdict different from `previous`. */
-async function verdictFor(a, b, previous) {
-  await page.setInputFiles('[data-testid="file-a"]', join(faces, a));
-  await page.setInputFiles('[data-testid="file-b"]', join(faces, b));
-  const result = page.locator('[data-testid="result"]');
-  await page.waitForFunction(
-    (prev) => {
-      const el = document.querySelector('[data-testid="result"]');
-      return el.dataset.verified !== undefined && el.textContent !== prev;
-    },
-    previous,
-    { timeout: 60_000 },
-  );
-  return { verified: await result.getAttribute('data-verified'), text: await result.textContent() };
-}
-
 test('the same person verifies, different people do not', async () => {
-  const same = await verdictFor('img1.jpg', 'img2.jpg', '');
+  const same = await verdictFor(page, 'img1.jpg', 'img2.jpg');
   console.log('img1/img2:', same.text);
   assert.equal(same.verified, 'true');
   assert.match(same.text, /distance \d+\.\d+/);
   await page.screenshot({ path: join(artifacts, 'e2e-same.png'), fullPage: true });
 
-  const different = await verdictFor('img1.jpg', 'img3.jpg', same.text);
+  const different = await verdictFor(page, 'img1.jpg', 'img3.jpg', same.text);
   console.log('img1/img3:', different.text);
   assert.equal(different.verified, 'false');
   await page.screenshot({ path: join(artifacts, 'e2e-different.png'), fullPage: true });
@@ -90,4 +71,38 @@ test('bad photos get a clear typed error, not a verdict', async () => {
   assert.equal(await errorFor('grey.png', greyPng(64)), 'NO_FACE');
   assert.equal(await errorFor('garbage.jpg', Buffer.from('this is not a jpeg')), 'IMAGE_DECODE');
   assert.match(await page.locator('[data-testid="result"]').textContent(), /First photo: cannot decode image/);
+});
+
+test('without a camera the page says so and carries on', async () => {
+  await page.click('[data-testid="camera-toggle"]');
+  const status = page.locator('[data-testid="camera-status"][data-state="error"]');
+  await status.waitFor({ timeout: 30_000 });
+  console.log('camera status:', await status.textContent());
+  assert.match(await status.textContent(), /camera/i);
+  await page.screenshot({ path: join(artifacts, 'e2e-no-camera.png') });
+});
+
+test('every control is labelled and reachable by keyboard', async () => {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, button, textarea')]
+      .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+      .map((el) => el.outerHTML),
+  );
+  assert.deepEqual(unlabelled, []);
+  await page.locator('body').focus();
+  const reached = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => document.activeElement?.dataset.testid ?? document.activeElement?.id));
+  }
+  for (const testid of ['file-a', 'slot-b', 'camera-toggle', 'enrol-name', 'enrol-files', 'enrol-submit', 'find-file', 'metric', 'threshold']) {
+    assert.ok(reached.has(testid), `${testid} is not reachable with Tab (reached: ${[...reached].join(', ')})`);
+  }
+});
+
+test('on a phone-sized viewport nothing needs sideways scrolling', async () => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.screenshot({ path: join(artifacts, 'e2e-phone.png'), fullPage: true });
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
 });

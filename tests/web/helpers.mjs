@@ -9,20 +9,37 @@ import { chromium } from 'playwright-core';
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const faces = process.env.FACEVERIFY_FACES ?? join(root, '../shared/faces/deepface');
 export const artifacts = join(root, 'test-results');
+export const fixtures = join(root, 'target/fixtures');
 
-/** Start tools/serve.mjs on a free port; resolves to {url, stop}. */
+/**
+ * Start tools/serve.mjs on a free port; resolves to {url, stop, requests}, where `requests`
+ * lists every request the server has received ("GET /path"), in order.
+ */
 export async function startServer() {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [join(root, 'tools/serve.mjs'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(root, 'tools/serve.mjs'), String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FACEVERIFY_LOG_REQUESTS: '1' },
+  });
+  const requests = [];
+  let buffered = '';
   await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('http://') && resolve(undefined));
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        if (line.startsWith('request ')) requests.push(line.slice('request '.length));
+        else if (line.includes('http://')) resolve(undefined);
+      }
+    });
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill(), requests };
 }
 
 /** Debian's Chromium, headless, fresh profile, no background traffic. */
-export async function launchChromium(extraArgs = []) {
+export async function launchChromium(extraArgs = [], options = {}) {
   const profile = await mkdtemp(join(tmpdir(), 'faceverify-chromium-'));
   await mkdir(artifacts, { recursive: true });
   return chromium.launchPersistentContext(profile, {
@@ -32,5 +49,44 @@ export async function launchChromium(extraArgs = []) {
       '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', ...extraArgs,
     ],
+    acceptDownloads: true,
+    ...options,
   });
+}
+
+/** Open the demo in `context` and wait until its models are loaded. */
+export async function openApp(context, url) {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (error) => console.error('page error:', error));
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
+  return page;
+}
+
+/** Enrol `name` from `photos` (file names in the shared faces folder) through the page. */
+export async function enrol(page, name, photos) {
+  await page.fill('[data-testid="enrol-name"]', name);
+  await page.setInputFiles('[data-testid="enrol-files"]', photos.map((p) => join(faces, p)));
+  await page.click('[data-testid="enrol-submit"]');
+  await page.waitForFunction(
+    (name) => document.querySelector('[data-testid="gallery-status"]').textContent.startsWith(`Enrolled ${name}`),
+    name,
+    { timeout: 60_000 },
+  );
+}
+
+/** Choose both verify photos and wait for a verdict different from `previous`. */
+export async function verdictFor(page, a, b, previous = '') {
+  await page.setInputFiles('[data-testid="file-a"]', join(faces, a));
+  await page.setInputFiles('[data-testid="file-b"]', join(faces, b));
+  await page.waitForFunction(
+    (prev) => {
+      const el = document.querySelector('[data-testid="result"]');
+      return el.dataset.verified !== undefined && el.textContent !== prev;
+    },
+    previous,
+    { timeout: 60_000 },
+  );
+  const result = page.locator('[data-testid="result"]');
+  return { verified: await result.getAttribute('data-verified'), text: await result.textContent() };
 }

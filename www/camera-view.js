@@ -1,0 +1,156 @@
+// @ts-check
+// Camera: a live view with every face boxed and the largest one named from the gallery.
+// Detection runs on every frame; the (slower) embedding and search only when the face
+// moved or every EMBED_EVERY frames, so the overlay keeps up with the video.
+import { drawFaces } from './draw.js';
+
+const EMBED_EVERY = 15;
+/** Below this overlap with the last embedded face's box, the face counts as a new one. */
+const SAME_FACE_IOU = 0.5;
+
+/** @param {import('./faceverify.js').Box} a @param {import('./faceverify.js').Box} b */
+function iou(a, b) {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  const inter = Math.max(0, w) * Math.max(0, h);
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+/** @param {import('./faceverify.js').Face[]} faces */
+const largest = (faces) => faces.reduce((best, f, i) => (f.box.width * f.box.height > faces[best].box.width * faces[best].box.height ? i : best), 0);
+
+/** What getUserMedia's errors mean to a person. @param {Error} error */
+function cameraProblem(error) {
+  switch (error.name) {
+    case 'NotAllowedError':
+      return 'Camera access was denied. Allow it in the browser’s site settings, or use photos instead.';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera was found. You can still use photos.';
+    case 'NotReadableError':
+      return 'The camera is busy in another application.';
+    default:
+      return `The camera could not start: ${error.message}`;
+  }
+}
+
+export class CameraView {
+  #app;
+  #$;
+  /** @type {MediaStream | null} */ #stream = null;
+  #video;
+  #overlay;
+
+  /**
+   * @param {HTMLElement} root
+   * @param {import('./app.js').App} app
+   */
+  constructor(root, app) {
+    this.#app = app;
+    this.#$ = (/** @type {string} */ testid) => /** @type {any} */ (root.querySelector(`[data-testid="${testid}"]`));
+    this.#video = /** @type {HTMLVideoElement} */ (this.#$('camera-video'));
+    this.#overlay = /** @type {HTMLCanvasElement} */ (this.#$('camera-overlay'));
+    this.#$('camera-toggle').addEventListener('click', () => (this.#stream ? this.stop() : this.start()));
+    this.#$('capture').addEventListener('click', async () => {
+      const frame = await this.capture();
+      if (frame) app.verify.set(0, frame);
+    });
+  }
+
+  async start() {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      return this.#status('This page cannot use a camera here: browsers allow it only over https or on localhost.', 'error');
+    }
+    this.#status('Starting the camera…', 'busy');
+    try {
+      this.#stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480, facingMode: 'user' }, audio: false });
+    } catch (e) {
+      return this.#status(cameraProblem(/** @type {Error} */ (e)), 'error');
+    }
+    this.#video.srcObject = this.#stream;
+    this.#video.parentElement?.removeAttribute('hidden');
+    await this.#video.play();
+    this.#$('camera-toggle').textContent = 'Stop camera';
+    this.#$('capture').disabled = false;
+    this.#status('Camera on. Everything stays on this device.', 'on');
+    this.#loop(this.#stream);
+  }
+
+  stop() {
+    this.#stream?.getTracks().forEach((track) => track.stop());
+    this.#stream = null;
+    this.#video.srcObject = null;
+    this.#video.parentElement?.setAttribute('hidden', '');
+    this.#$('camera-toggle').textContent = 'Start camera';
+    this.#$('capture').disabled = true;
+    this.#$('fps').textContent = '';
+    this.#overlay.getContext('2d')?.clearRect(0, 0, this.#overlay.width, this.#overlay.height);
+    this.#status('Camera off.', 'off');
+  }
+
+  /** The current frame as a PNG, or null (with a message) when the camera is off. */
+  async capture() {
+    if (!this.#stream) {
+      this.#status('Start the camera first.', 'error');
+      return null;
+    }
+    const canvas = new OffscreenCanvas(this.#video.videoWidth, this.#video.videoHeight);
+    /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d')).drawImage(this.#video, 0, 0);
+    return canvas.convertToBlob({ type: 'image/png' });
+  }
+
+  /** @param {MediaStream} stream */
+  async #loop(stream) {
+    const verifier = await this.#app.ready;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (this.#overlay.getContext('2d'));
+    const live = this.#$('live-result');
+    /** @type {import('./faceverify.js').Box | null} */ let embeddedBox = null;
+    /** @type {import('./faceverify.js').Match | null} */ let match = null;
+    let embedNext = true;
+    let sinceEmbedding = 0;
+    /** @type {number[]} */ const frameTimes = [];
+    while (this.#stream === stream) {
+      await new Promise(requestAnimationFrame);
+      if (this.#stream !== stream) return;
+      const bitmap = await createImageBitmap(this.#video);
+      const [width, height] = [bitmap.width, bitmap.height];
+      /** @type {import('./faceverify.js').Face[]} */ let faces = [];
+      let chosen = -1;
+      try {
+        if (embedNext) {
+          // analyze detects too, so a frame that embeds costs no extra detection.
+          const analysis = await verifier.analyze(bitmap);
+          [faces, chosen] = [analysis.faces, analysis.chosen];
+          [match = null] = await verifier.gallery.find(analysis.embedding, this.#app.options());
+          [embeddedBox, sinceEmbedding] = [faces[chosen].box, 0];
+        } else {
+          faces = await verifier.detect(bitmap);
+          chosen = faces.length ? largest(faces) : -1;
+        }
+      } catch (e) {
+        if (/** @type {Error} */ (e).name !== 'NO_FACE') return this.#status(/** @type {Error} */ (e).message, 'error');
+      }
+      if (this.#stream !== stream) return;
+      if (chosen < 0) [embeddedBox, match] = [null, null];
+      embedNext = !embeddedBox || iou(faces[chosen].box, embeddedBox) < SAME_FACE_IOU || ++sinceEmbedding >= EMBED_EVERY;
+
+      const label = !match ? 'unknown' : `${match.verified ? match.name : 'unknown'} ${match.best_distance.toFixed(2)}`;
+      [this.#overlay.width, this.#overlay.height] = [width, height];
+      ctx.clearRect(0, 0, width, height);
+      drawFaces(ctx, faces, { chosen, label });
+      live.textContent = chosen < 0 ? 'No face in view.' : label;
+      live.dataset.name = match?.verified ? match.name : '';
+      const now = performance.now();
+      frameTimes.push(now);
+      while (frameTimes[0] < now - 1000) frameTimes.shift();
+      this.#$('fps').textContent = `${frameTimes.length} frames per second`;
+    }
+  }
+
+  /** @param {string} text @param {string} state */
+  #status(text, state) {
+    const status = this.#$('camera-status');
+    status.textContent = text;
+    status.dataset.state = state;
+  }
+}
