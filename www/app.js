@@ -117,6 +117,8 @@ metric.addEventListener('change', () => {
   rerun();
 });
 threshold.addEventListener('change', rerun);
+// Enter in the threshold field applies it rather than submitting the form.
+$('settings-form').addEventListener('submit', (/** @type {Event} */ event) => event.preventDefault());
 
 // A photo pasted anywhere outside a drop zone fills the next verify slot.
 document.addEventListener('paste', (event) => {

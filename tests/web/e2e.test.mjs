@@ -9,11 +9,21 @@ import { artifacts, launchChromium, openApp, startServer, verdictFor } from './h
 let server;
 let context;
 let page;
+let longestTaskMs;
 
 before(async () => {
   server = await startServer();
   context = await launchChromium();
+  // The longest main-thread task while the models load: all heavy work is in the worker.
+  await context.addInitScript(() => {
+    window.longestTaskMs = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.longestTaskMs = Math.max(window.longestTaskMs, entry.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  });
   page = await openApp(context, server.url);
+  longestTaskMs = await page.evaluate(() => window.longestTaskMs);
+  console.log(`longest main-thread task until ready: ${longestTaskMs.toFixed(0)} ms`);
 });
 
 after(async () => {
@@ -105,4 +115,25 @@ test('on a phone-sized viewport nothing needs sideways scrolling', async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await page.screenshot({ path: join(artifacts, 'e2e-phone.png'), fullPage: true });
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+});
+
+test('the page stays responsive while the models load', () => {
+  // A frozen page would show one task of seconds (wasm compile or inference on the main thread).
+  assert.ok(longestTaskMs < 1000, `main thread blocked for ${longestTaskMs} ms`);
+});
+
+test('changing the threshold or metric re-runs the comparison', async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const same = await verdictFor(page, 'img1.jpg', 'img2.jpg', await page.locator('[data-testid="result"]').textContent());
+  assert.equal(same.verified, 'true');
+  await page.fill('[data-testid="threshold"]', '0.2');
+  await page.press('[data-testid="threshold"]', 'Tab');
+  await page.waitForFunction(() => document.querySelector('[data-testid="result"]').dataset.verified === 'false', null, { timeout: 30_000 });
+  assert.match(await page.locator('[data-testid="result"]').textContent(), /threshold 0\.200/);
+  await page.fill('[data-testid="threshold"]', '');
+  await page.press('[data-testid="threshold"]', 'Tab');
+  await page.selectOption('[data-testid="metric"]', 'cosine');
+  await page.waitForFunction(() => /cosine distance/.test(document.querySelector('[data-testid="result"]').textContent), null, { timeout: 30_000 });
+  assert.equal(await page.locator('[data-testid="result"]').getAttribute('data-verified'), 'true');
+  await page.selectOption('[data-testid="metric"]', 'euclidean');
 });
