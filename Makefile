@@ -51,7 +51,7 @@ cli: $(CLI)
 FIXTURES := target/fixtures/.made
 $(FIXTURES): tests/fixtures.py tests/camera_y4m.py | setup
 	$(PYTHON) tests/fixtures.py ../shared/faces/deepface/img2.jpg target/fixtures
-	$(PYTHON) tests/camera_y4m.py ../shared/faces/deepface/img5.jpg target/fixtures/camera.y4m
+	$(PYTHON) tests/camera_y4m.py ../shared/faces/deepface/img5.jpg target/fixtures-web/camera.y4m
 	touch $@
 
 fixtures: $(FIXTURES)

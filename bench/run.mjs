@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { faces, launchChromium, root, startServer } from '../tests/web/helpers.mjs';
 
@@ -12,23 +12,42 @@ const smoke = process.argv.includes('--smoke');
 const runs = smoke ? 3 : 30;
 const warmUpMs = smoke ? 200 : 4000;
 const verifies = smoke ? 20 : 1000;
+const searchSizes = smoke ? [1000, 10000] : [1000, 10000, 100000, 1000000];
 const photo = join(faces, 'img1.jpg');
 
+const packageVersion = async (name) => JSON.parse(await readFile(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+const [ortVersion, faceapiVersion] = await Promise.all(['onnxruntime-web', '@vladmandic/face-api'].map(packageVersion));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-async function browserTimings(server) {
+/** The peers' files, served to the bench pages under bench/vendor/ (never to the demo). */
+const vendor = {
+  'onnxruntime-web': 'node_modules/onnxruntime-web/dist',
+  'face-api': 'node_modules/@vladmandic/face-api/dist',
+  'face-api-models': 'node_modules/@vladmandic/face-api/model',
+  'tfjs-backend-wasm': 'node_modules/@tensorflow/tfjs-backend-wasm/dist',
+};
+const types = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+/** Load `page` (a bench page with its query) in a fresh Chromium and return its benchResult. */
+async function benchPage(server, page) {
   // Precise heap figures and a callable gc() for the memory measurement.
   const context = await launchChromium(['--enable-precise-memory-info', '--js-flags=--expose-gc']);
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    for (const [url, file] of [['photo.jpg', photo], ['photo2.jpg', join(faces, 'img2.jpg')]]) {
-      const body = await readFile(file);
-      await page.route(`**/bench/${url}`, (route) => route.fulfill({ body, contentType: 'image/jpeg' }));
-    }
-    await page.goto(`${server.url}bench/?runs=${runs}&warmup=${warmUpMs}&verifies=${verifies}`);
-    await page.waitForFunction(() => window.benchResult, null, { timeout: 600_000 });
-    const result = await page.evaluate(() => window.benchResult);
-    if (result.error) throw new Error(result.error);
+    const tab = context.pages()[0] ?? (await context.newPage());
+    const files = { 'photo.jpg': photo, 'photo2.jpg': join(faces, 'img2.jpg'), 'manifest.json': join(root, 'models/manifest.json') };
+    await tab.route('**/bench/**', async (route) => {
+      const path = new URL(route.request().url()).pathname.replace(/^\/bench\//, '');
+      const [top, ...rest] = path.split('/');
+      const file = files[path] ?? (top === 'vendor' && vendor[rest[0]] ? join(root, vendor[rest[0]], ...rest.slice(1)) : null);
+      if (!file) return route.continue();
+      const body = await readFile(file).catch(() => null);
+      if (!body) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ body, contentType: types[extname(file)] ?? 'application/octet-stream', headers: { 'Cross-Origin-Resource-Policy': 'same-origin' } });
+    });
+    await tab.goto(`${server.url}bench/${page}`);
+    await tab.waitForFunction(() => window.benchResult, null, { timeout: 1_200_000 });
+    const result = await tab.evaluate(() => window.benchResult);
+    if (result.error) throw new Error(`${page}: ${result.error}`);
     return result;
   } finally {
     await context.close();
@@ -73,9 +92,11 @@ async function sizes() {
     models[m.id] = { bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length };
   }
   const defaults = [manifest.default_detector, manifest.default_embedder];
+  const ortWasm = await readFile(join(root, vendor['onnxruntime-web'], 'ort-wasm-simd-threaded.wasm'));
   return {
     wasm_bytes: wasm.length,
     wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
+    ort_wasm_gzip_bytes: gzipSync(ortWasm, { level: 9 }).length,
     models,
     models_bytes: defaults.reduce((sum, id) => sum + models[id].bytes, 0),
   };
@@ -84,46 +105,80 @@ async function sizes() {
 const server = await startServer();
 try {
   const native = nativeTimings();
-  const wasm = await browserTimings(server);
+  const query = `runs=${runs}&warmup=${warmUpMs}`;
+  const ours = await benchPage(server, `?${query}&verifies=${verifies}&search=${searchSizes.join(',')}`);
+  const ort = await benchPage(server, `peers.html?runtime=onnxruntime-web&${query}`);
+  const faceapi = await benchPage(server, `peers.html?runtime=face-api&${query}`);
   const first = await firstVerifyMs(server);
   const size = await sizes();
+  const figure = (key, nativeValue) => ({
+    faceverify_wasm: ours[key], onnxruntime_web: ort[key], faceapi_tfjs_wasm: faceapi[key], faceverify_native: nativeValue,
+  });
+  const fps = (ms) => Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, 1000 / v]));
   const results = {
     date: new Date().toISOString(),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
     chromium: execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim(),
     runs,
-    embed_ms: { faceverify_wasm: wasm.embed_ms, faceverify_native: native.embed_ms },
-    detect_ms: { faceverify_wasm: wasm.detect_ms, faceverify_native: native.detect_ms },
-    pipeline_fps: { faceverify_wasm: 1000 / wasm.pipeline_ms, faceverify_native: 1000 / native.pipeline_ms },
-    load_ms: { faceverify_wasm: wasm.load_ms, faceverify_native: native.load_ms },
+    threads: 1,
+    embed_ms: figure('embed_ms', native.embed_ms),
+    detect_ms: figure('detect_ms', native.detect_ms),
+    pipeline_fps: fps(figure('pipeline_ms', native.pipeline_ms)),
+    load_ms: figure('load_ms', native.load_ms),
+    // img1 vs img2 through each runtime's whole pipeline: proof each ran the real thing.
+    pair_distance: { faceverify_wasm: ours.memory.distance, onnxruntime_web: ort.pair_distance, faceapi_tfjs_wasm: faceapi.pair_distance },
+    faceapi_backend: faceapi.backend,
     first_verify_ms: first,
-    heap_growth: wasm.memory,
+    heap_growth: ours.memory,
+    search_ms: ours.search_ms,
+    search_1m_ms: ours.search_ms['1000000'] ?? null,
     ...size,
+  };
+  results.ratios = {
+    embed_vs_onnxruntime_web: results.embed_ms.faceverify_wasm / results.embed_ms.onnxruntime_web,
+    embed_vs_faceapi_tfjs_wasm: results.embed_ms.faceverify_wasm / results.embed_ms.faceapi_tfjs_wasm,
+    detect_vs_onnxruntime_web: results.detect_ms.faceverify_wasm / results.detect_ms.onnxruntime_web,
+    detect_vs_faceapi_tfjs_wasm: results.detect_ms.faceverify_wasm / results.detect_ms.faceapi_tfjs_wasm,
+    pipeline_fps_vs_onnxruntime_web: results.pipeline_fps.faceverify_wasm / results.pipeline_fps.onnxruntime_web,
+    pipeline_fps_vs_faceapi_tfjs_wasm: results.pipeline_fps.faceverify_wasm / results.pipeline_fps.faceapi_tfjs_wasm,
+    wasm_gzip_vs_onnxruntime_web: results.wasm_gzip_bytes / results.ort_wasm_gzip_bytes,
   };
   console.log(JSON.stringify(results, null, 2));
   if (!smoke) {
     await writeFile(join(root, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
-    const f = (x) => x.toFixed(1);
-    const md = `# Benchmark results
-
-${results.date} · ${results.machine} · ${results.chromium} · median of ${runs} runs after ${warmUpMs / 1000} s warm-up
-
-| figure | wasm (Chromium, 1 thread, simd128) | native | wasm / native |
-|---|---|---|---|
-| embed, dlib-resnet 150×150 (ms) | ${f(wasm.embed_ms)} | ${f(native.embed_ms)} | ${(wasm.embed_ms / native.embed_ms).toFixed(2)} |
-| detect, blazeface-back on 640×480 (ms) | ${f(wasm.detect_ms)} | ${f(native.detect_ms)} | ${(wasm.detect_ms / native.detect_ms).toFixed(2)} |
-| pipeline: detect + align + embed, 640×480 (fps) | ${f(results.pipeline_fps.faceverify_wasm)} | ${f(results.pipeline_fps.faceverify_native)} | |
-| model load: sha256 + parse + optimise (ms) | ${f(wasm.load_ms)} | ${f(native.load_ms)} | |
-
-- Memory: ${wasm.memory.verifies} consecutive verifies (two 640×480 JPEGs each) in one page grew JS heap + wasm memory by ${(wasm.memory.heap_growth_bytes / 1e6).toFixed(2)} MB
-- First verify (page load with a cold cache → first verdict, localhost): ${first} ms
-- wasm: ${size.wasm_bytes} bytes raw, ${size.wasm_gzip_bytes} gzipped
-- default models downloaded: ${size.models_bytes} bytes (${Object.entries(size.models).map(([id, m]) => `${id} ${m.bytes} raw / ${m.gzip_bytes} gzip`).join(', ')})
-
-Peers (onnxruntime-web, face-api on tfjs-wasm) are not in this run yet.
-`;
-    await writeFile(join(root, 'bench/results.md'), md);
+    await writeFile(join(root, 'bench/results.md'), markdown(results));
   }
 } finally {
   server.stop();
+}
+
+function markdown(r) {
+  const f = (x) => (x == null ? '–' : x.toFixed(1));
+  const ratio = (x) => x.toFixed(2);
+  const row = (name, fig, digits = f) =>
+    `| ${name} | ${digits(fig.faceverify_wasm)} | ${digits(fig.onnxruntime_web)} | ${digits(fig.faceapi_tfjs_wasm)} | ${digits(fig.faceverify_native)} | ${ratio(fig.faceverify_wasm / fig.onnxruntime_web)} | ${ratio(fig.faceverify_wasm / fig.faceapi_tfjs_wasm)} |`;
+  const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
+  return `# Benchmark results
+
+${r.date} · ${r.machine} · ${r.chromium} · median of ${r.runs} runs after ${warmUpMs / 1000} s warm-up ·
+every browser runtime on 1 thread, simd128, in its own fresh page of the same Chromium run.
+
+| figure | faceverify wasm | onnxruntime-web | face-api tfjs-wasm | faceverify native | ours / ort | ours / face-api |
+|---|---|---|---|---|---|---|
+${row('embed, dlib ResNet 150×150 (ms)', r.embed_ms)}
+${row('detect on 640×480 (ms)', r.detect_ms)}
+${row('pipeline: detect + align + embed, 640×480 (fps)', r.pipeline_fps)}
+${row('model load: parse + optimise (ms)', r.load_ms)}
+| img1 ↔ img2 distance through the pipeline | ${r.pair_distance.faceverify_wasm.toFixed(3)} | ${r.pair_distance.onnxruntime_web.toFixed(3)} | ${r.pair_distance.faceapi_tfjs_wasm.toFixed(3)} | | | |
+
+- onnxruntime-web ${ortVersion} runs our ONNX files (BlazeFace-back, dlib ResNet) with JS/canvas
+  preprocessing, best-face decoding and similarity alignment. face-api ${faceapiVersion} on
+  ${r.faceapi_backend} uses the same dlib ResNet weights, its TinyFaceDetector (416 px) and tiny
+  68-point landmarks; "detect" is each runtime's detector on the frame.
+- Search, exact 1:N (top 5, euclidean) over random 128-d embeddings in wasm: ${Object.entries(r.search_ms).map(([n, ms]) => `${Number(n).toLocaleString('en')}: ${ms.toFixed(2)} ms`).join(' · ')}
+- First verify (page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms
+- Download: our wasm ${mb(r.wasm_gzip_bytes)} gzipped (${mb(r.wasm_bytes)} raw); onnxruntime-web's wasm ${mb(r.ort_wasm_gzip_bytes)} gzipped;
+  default models ${mb(r.models_bytes)} (${Object.entries(r.models).map(([id, m]) => `${id} ${mb(m.bytes)}, ${mb(m.gzip_bytes)} gzipped`).join('; ')})
+- Memory: ${r.heap_growth.verifies} consecutive verifies (two 640×480 JPEGs each) grew JS heap + wasm memory by ${(r.heap_growth.heap_growth_bytes / 1e6).toFixed(2)} MB
+`;
 }

@@ -4,6 +4,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 13
+# onnxruntime-web 1.30 reads IR ≤ 13; onnx 1.23 writes 14 by default. 8 is opset 13's era.
+IR_VERSION = 8
 
 
 class GraphBuilder:
@@ -31,9 +33,16 @@ class GraphBuilder:
         self.nodes.append(helper.make_node("Identity", [tensor], [name], name=name))
         return name
 
-    def conv(self, x: str, weight: np.ndarray, bias: np.ndarray, hint: str, **attrs) -> str:
-        """ONNX Conv with float32 OIHW weights."""
-        w = self.const(weight.astype(np.float32), hint + "_w")
+    def dequantized(self, values: np.ndarray, scale: np.ndarray, offset: np.ndarray, hint: str) -> str:
+        """float(values) * scale + offset, computed in the graph from the stored integers.
+        Runtimes fold it into a constant at load: the file carries 1 byte per weight."""
+        x = self.op("Cast", [self.const(values, hint + "_q")], hint + "_f", to=TensorProto.FLOAT)
+        x = self.op("Mul", [x, self.const(scale.astype(np.float32), hint + "_scale")])
+        return self.op("Add", [x, self.const(offset.astype(np.float32), hint + "_offset")], hint + "_w")
+
+    def conv(self, x: str, weight, bias: np.ndarray, hint: str, **attrs) -> str:
+        """ONNX Conv with OIHW weights: a float32 array, or a tensor name (dequantized)."""
+        w = weight if isinstance(weight, str) else self.const(weight.astype(np.float32), hint + "_w")
         b = self.const(bias.astype(np.float32), hint + "_b")
         return self.op("Conv", [x, w, b], hint, **attrs)
 
@@ -45,6 +54,7 @@ class GraphBuilder:
             [], self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="faceverify-models", doc_string=doc)
+        model.ir_version = IR_VERSION
         inferred = onnx.shape_inference.infer_shapes(model)
         known = {v.name: v for v in inferred.graph.value_info}
         model.graph.output.extend(known[name] for name in outputs)

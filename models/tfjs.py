@@ -5,6 +5,7 @@ are read from the .bin shards in manifest order with no alignment padding, and q
 dequantise as `q * scale + min` (uint8/uint16) or are stored as IEEE half floats (float16).
 """
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,21 @@ _STORED = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16"
            "float16": np.float16, "bool": np.bool_}
 
 
-def read_weights(manifest: list, directory: Path) -> dict:
-    """Return {name: ndarray} for every tensor in a TF.js weights manifest."""
+@dataclass
+class Quantized:
+    """A tensor kept as stored, `values * scale + min`: lets a converter ship the uint8 bytes
+    (a quarter of float32) and dequantise inside the graph."""
+    values: np.ndarray
+    scale: np.float32
+    min: np.float32
+
+    def dequantize(self) -> np.ndarray:
+        return self.values.astype(np.float32) * self.scale + self.min
+
+
+def read_weights(manifest: list, directory: Path, keep_quantized: bool = False) -> dict:
+    """Return {name: ndarray} for every tensor in a TF.js weights manifest; with
+    `keep_quantized`, uint8/uint16 tensors come as `Quantized` instead."""
     weights = {}
     for group in manifest:
         blob = b"".join((directory / p).read_bytes() for p in group["paths"])
@@ -27,7 +41,9 @@ def read_weights(manifest: list, directory: Path) -> dict:
             raw = np.frombuffer(blob, dtype=stored, count=count, offset=offset)
             offset += size
             if quant and quant["dtype"] in ("uint8", "uint16"):
-                values = raw.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
+                stored_tensor = Quantized(raw.reshape(spec["shape"]), np.float32(quant["scale"]), np.float32(quant["min"]))
+                weights[spec["name"]] = stored_tensor if keep_quantized else stored_tensor.dequantize()
+                continue
             elif quant:
                 values = raw.astype(np.float32)
             else:
@@ -38,9 +54,9 @@ def read_weights(manifest: list, directory: Path) -> dict:
     return weights
 
 
-def read_weights_manifest(path: Path) -> dict:
+def read_weights_manifest(path: Path, keep_quantized: bool = False) -> dict:
     """face-api style `*-weights_manifest.json` + .bin shards beside it."""
-    return read_weights(json.loads(path.read_text()), path.parent)
+    return read_weights(json.loads(path.read_text()), path.parent, keep_quantized)
 
 
 def read_graph_model(path: Path):

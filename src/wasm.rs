@@ -131,10 +131,7 @@ impl Gallery {
 
     /// The identities and how many embeddings each has. Returns JSON `[{name, count}]`.
     pub fn identities(&self) -> Result<String, JsValue> {
-        let list: Vec<_> = self.0.identities().iter()
-            .map(|i| serde_json::json!({"name": i.name, "count": i.embeddings.len()}))
-            .collect();
-        to_json(&list)
+        to_json(&self.0.identities())
     }
 
     /// Add an embedding to `name`, creating the identity if new.
@@ -152,10 +149,16 @@ impl Gallery {
         self.0.remove(name)
     }
 
-    /// Every identity ranked by best distance to `probe`. Returns JSON
-    /// `[{name, best_distance, mean_distance, verified}]`.
-    pub fn find(&self, probe: &[f32], metric: &str, threshold: f32) -> Result<String, JsValue> {
+    /// The `limit` identities (all when not given) closest to `probe`, ranked by best
+    /// distance. Returns JSON `[{name, best_distance, mean_distance, verified}]`.
+    pub fn find(&self, probe: &[f32], metric: &str, threshold: f32, limit: Option<usize>) -> Result<String, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
-        to_json(&self.0.find(probe, metric, threshold).map_err(js_error)?)
+        to_json(&self.0.find_top(probe, metric, threshold, limit.unwrap_or(usize::MAX)).map_err(js_error)?)
+    }
+
+    /// How many embeddings the gallery holds.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.0.len()
     }
 }

@@ -121,7 +121,7 @@ export class CameraView {
           // analyze detects too, so a frame that embeds costs no extra detection.
           const analysis = await verifier.analyze(bitmap);
           [faces, chosen] = [analysis.faces, analysis.chosen];
-          [match = null] = await verifier.gallery.find(analysis.embedding, this.#app.options());
+          [match = null] = await verifier.gallery.find(analysis.embedding, { ...this.#app.options(), limit: 1 });
           [embeddedBox, sinceEmbedding] = [faces[chosen].box, 0];
         } else {
           faces = await verifier.detect(bitmap);

@@ -220,12 +220,13 @@ export class GalleryClient {
   }
 
   /**
-   * Every identity ranked by its closest embedding to `embedding` (mean distance too).
+   * Identities ranked by their closest embedding to `embedding` (mean distance too): the
+   * `limit` closest, or all.
    * @param {ArrayLike<number>} embedding
-   * @param {CompareOptions} [options]
+   * @param {CompareOptions & {limit?: number}} [options]
    * @returns {Promise<Match[]>}
    */
-  find(embedding, { metric = 'euclidean', threshold } = {}) {
-    return this.#call({ op: 'find', embedding: Array.from(embedding), metric, threshold });
+  find(embedding, { metric = 'euclidean', threshold, limit } = {}) {
+    return this.#call({ op: 'find', embedding: Array.from(embedding), metric, threshold, limit });
   }
 }

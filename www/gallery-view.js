@@ -199,7 +199,7 @@ export class GalleryView {
     try {
       const verifier = await this.#app.ready;
       const analysis = await verifier.analyze(probe);
-      const matches = await verifier.gallery.find(analysis.embedding, this.#app.options());
+      const matches = await verifier.gallery.find(analysis.embedding, { ...this.#app.options(), limit: 5 });
       if (probe !== this.#probe) return;
       const best = matches[0]?.verified ? matches[0] : null;
       drawPhoto(canvas, bitmap, analysis.faces, {
@@ -210,7 +210,7 @@ export class GalleryView {
       result.dataset.best = best ? best.name : '';
       if (!matches.length) result.textContent = 'The gallery is empty: enrol someone first.';
       result.append(
-        ...matches.slice(0, 5).map((m) => {
+        ...matches.map((m) => {
           const li = document.createElement('li');
           li.textContent = `${m.name}: best ${m.best_distance.toFixed(3)}, mean ${m.mean_distance.toFixed(3)} — ${m.verified ? 'match' : 'no match'}`;
           li.className = m.verified ? 'match' : '';

@@ -16,7 +16,7 @@
  *   {op: 'enroll', name: string, embeddings: number[][]} |
  *   {op: 'rename', from: string, to: string} |
  *   {op: 'remove', name: string} |
- *   {op: 'find', embedding: number[], metric: string, threshold?: number})} GalleryRequest
+ *   {op: 'find', embedding: number[], metric: string, threshold?: number, limit?: number})} GalleryRequest
  * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest} Request
  *
  * @typedef {{id: number, ok: true, value: any}} Success

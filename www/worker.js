@@ -179,7 +179,7 @@ function galleryOp(v, g, models, request) {
     }
     case 'find': {
       const threshold = v.threshold(request.metric, request.threshold);
-      return JSON.parse(g.find(Float32Array.from(request.embedding), request.metric, threshold));
+      return JSON.parse(g.find(Float32Array.from(request.embedding), request.metric, threshold, request.limit));
     }
     default:
       throw named('INVALID_INPUT', 'unknown gallery operation');

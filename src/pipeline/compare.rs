@@ -34,21 +34,50 @@ impl Metric {
                 format!("embeddings of length {} and {} cannot be compared", a.len(), b.len()),
             ));
         }
-        let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-        let norm_a = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-        let norm_b = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-        let cosine = if norm_a > 0.0 && norm_b > 0.0 { (dot / (norm_a * norm_b)).clamp(-1.0, 1.0) } else { 0.0 };
+        let sum = |f: &dyn Fn(f64, f64) -> f64| a.iter().zip(b).map(|(x, y)| f(*x as f64, *y as f64)).sum::<f64>();
+        self.from_sums(Sums {
+            dot: sum(&|x, y| x * y),
+            squared_norm_a: sum(&|x, _| x * x),
+            squared_norm_b: sum(&|_, y| y * y),
+            squared_difference: sum(&|x, y| (x - y).powi(2)),
+        })
+    }
+
+    /// Whether the metric is made from the dot product and norms rather than the squared
+    /// difference: a search computes only the sums its metric needs.
+    pub fn uses_dot(self) -> bool {
+        self != Metric::Euclidean
+    }
+
+    /// The distance from the sums it is made of (only those the metric uses must be set).
+    pub fn from_sums(self, sums: Sums) -> Result<f32> {
+        let parts = [sums.dot, sums.squared_norm_a, sums.squared_norm_b, sums.squared_difference];
+        if parts.iter().any(|v| !v.is_finite()) {
+            return Err(Error::new(ErrorKind::InvalidInput, "embedding contains NaN or infinity"));
+        }
+        let norms = (sums.squared_norm_a * sums.squared_norm_b).sqrt();
+        let cosine = if norms > 0.0 { (sums.dot / norms).clamp(-1.0, 1.0) } else { 0.0 };
         let distance = match self {
             Metric::Cosine => 1.0 - cosine,
-            Metric::Euclidean => a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>().sqrt(),
+            Metric::Euclidean => sums.squared_difference.max(0.0).sqrt(),
             Metric::EuclideanL2 => (2.0 - 2.0 * cosine).max(0.0).sqrt(),
             Metric::Angular => cosine.acos() / std::f64::consts::PI,
         };
-        if !distance.is_finite() {
-            return Err(Error::new(ErrorKind::InvalidInput, "embedding contains NaN or infinity"));
-        }
         Ok(distance as f32)
     }
+}
+
+/// The sums every metric is computed from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sums {
+    /// Σ aᵢbᵢ
+    pub dot: f64,
+    /// Σ aᵢ²
+    pub squared_norm_a: f64,
+    /// Σ bᵢ²
+    pub squared_norm_b: f64,
+    /// Σ (aᵢ − bᵢ)²
+    pub squared_difference: f64,
 }
 
 impl fmt::Display for Metric {

@@ -9,10 +9,12 @@
 //! `{"format": "faceverify-gallery", "format_version": 1, "model": "dlib-resnet",
 //!   "embedding_size": 128, "identities": [{"name": "Ada", "embeddings": [[f32; 128], …]}]}`
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::compare::Metric;
+use crate::pipeline::compare::{Metric, Sums};
 
 /// The `format` field of every gallery file.
 pub const FORMAT: &str = "faceverify-gallery";
@@ -23,7 +25,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Most embeddings in one gallery (a 1 M × 128 f32 gallery is 512 MB already).
 pub const MAX_EMBEDDINGS: usize = 1_000_000;
 
-/// One person and the embeddings enrolled for them.
+/// One person and the embeddings enrolled for them, as stored in a gallery file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
     /// Unique, non-empty name.
@@ -32,14 +34,43 @@ pub struct Identity {
     pub embeddings: Vec<Vec<f32>>,
 }
 
-/// A gallery of identities for one recognition model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Gallery {
+/// The gallery file.
+#[derive(Serialize, Deserialize)]
+struct GalleryFile {
     format: String,
     format_version: u32,
     model: String,
     embedding_size: usize,
     identities: Vec<Identity>,
+}
+
+/// A gallery of identities for one recognition model.
+///
+/// Embeddings live in one flat row-major matrix, so a search is a single pass over
+/// contiguous memory that the compiler vectorises (simd128 in wasm), whatever the number
+/// of identities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gallery {
+    model: String,
+    embedding_size: usize,
+    names: Vec<String>,
+    /// Name → index into `names`.
+    index: HashMap<String, usize>,
+    /// One embedding per row.
+    rows: Vec<f32>,
+    /// The identity (index into `names`) of each row.
+    owners: Vec<usize>,
+    /// Σ x² of each row, for the cosine-family metrics.
+    squared_norms: Vec<f32>,
+}
+
+/// An identity's name and how many embeddings it has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdentitySummary {
+    /// The identity's name.
+    pub name: String,
+    /// Number of embeddings enrolled.
+    pub count: usize,
 }
 
 /// How close a probe is to one identity.
@@ -63,111 +94,180 @@ impl Gallery {
     /// An empty gallery for `model`, whose embeddings have `embedding_size` values.
     pub fn new(model: &str, embedding_size: usize) -> Gallery {
         Gallery {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
             model: model.into(),
             embedding_size,
-            identities: Vec::new(),
+            names: Vec::new(),
+            index: HashMap::new(),
+            rows: Vec::new(),
+            owners: Vec::new(),
+            squared_norms: Vec::new(),
         }
     }
 
     /// Parse and fully validate a gallery file made for `model` with `embedding_size`.
     pub fn from_json(text: &str, model: &str, embedding_size: usize) -> Result<Gallery> {
-        let gallery: Gallery =
-            serde_json::from_str(text).map_err(|e| invalid(format!("not a gallery file: {e}")))?;
-        if gallery.format != FORMAT {
-            return Err(invalid(format!("format is \"{}\", expected \"{FORMAT}\"", gallery.format)));
+        let file: GalleryFile = serde_json::from_str(text).map_err(|e| invalid(format!("not a gallery file: {e}")))?;
+        if file.format != FORMAT {
+            return Err(invalid(format!("format is \"{}\", expected \"{FORMAT}\"", file.format)));
         }
-        if gallery.format_version != FORMAT_VERSION {
-            return Err(invalid(format!("format version {} is not supported (this build reads {FORMAT_VERSION})", gallery.format_version)));
+        if file.format_version != FORMAT_VERSION {
+            return Err(invalid(format!("format version {} is not supported (this build reads {FORMAT_VERSION})", file.format_version)));
         }
-        if gallery.model != model || gallery.embedding_size != embedding_size {
+        if file.model != model || file.embedding_size != embedding_size {
             return Err(invalid(format!(
                 "made by model \"{}\" ({}-d embeddings); the loaded model is \"{model}\" ({embedding_size}-d)",
-                gallery.model, gallery.embedding_size
+                file.model, file.embedding_size
             )));
         }
-        let mut total = 0usize;
-        let mut names = std::collections::HashSet::new();
-        for identity in &gallery.identities {
-            check_name(&identity.name)?;
-            if !names.insert(identity.name.as_str()) {
+        let total: usize = file.identities.iter().map(|i| i.embeddings.len()).sum();
+        if total > MAX_EMBEDDINGS {
+            return Err(invalid(format!("{total} embeddings is more than the {MAX_EMBEDDINGS} a gallery may hold")));
+        }
+        let mut gallery = Gallery::new(model, embedding_size);
+        for identity in file.identities {
+            if gallery.index.contains_key(&identity.name) {
                 return Err(invalid(format!("identity \"{}\" appears twice", identity.name)));
             }
             if identity.embeddings.is_empty() {
                 return Err(invalid(format!("identity \"{}\" has no embeddings", identity.name)));
             }
-            for embedding in &identity.embeddings {
-                gallery.check_embedding(embedding).map_err(|e| e.context(format!("identity \"{}\"", identity.name)))?;
+            for embedding in identity.embeddings {
+                gallery.enroll(&identity.name, embedding).map_err(|e| e.context(format!("identity \"{}\"", identity.name)))?;
             }
-            total += identity.embeddings.len();
-        }
-        if total > MAX_EMBEDDINGS {
-            return Err(invalid(format!("{total} embeddings is more than the {MAX_EMBEDDINGS} a gallery may hold")));
         }
         Ok(gallery)
     }
 
     /// The gallery file.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut identities: Vec<Identity> =
+            self.names.iter().map(|name| Identity { name: name.clone(), embeddings: Vec::new() }).collect();
+        for (row, &owner) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners) {
+            identities[owner].embeddings.push(row.to_vec());
+        }
+        let file = GalleryFile {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            model: self.model.clone(),
+            embedding_size: self.embedding_size,
+            identities,
+        };
+        serde_json::to_string(&file).unwrap_or_default()
     }
 
-    /// The identities, in enrolment order.
-    pub fn identities(&self) -> &[Identity] {
-        &self.identities
+    /// The identities, in enrolment order, with their number of embeddings.
+    pub fn identities(&self) -> Vec<IdentitySummary> {
+        let mut counts = vec![0; self.names.len()];
+        for &owner in &self.owners {
+            counts[owner] += 1;
+        }
+        self.names.iter().zip(counts).map(|(name, count)| IdentitySummary { name: name.clone(), count }).collect()
+    }
+
+    /// How many embeddings the gallery holds.
+    pub fn len(&self) -> usize {
+        self.owners.len()
+    }
+
+    /// Whether nobody is enrolled.
+    pub fn is_empty(&self) -> bool {
+        self.owners.is_empty()
     }
 
     /// Add `embedding` to `name`, creating the identity if it is new.
     pub fn enroll(&mut self, name: &str, embedding: Vec<f32>) -> Result<()> {
         check_name(name)?;
         self.check_embedding(&embedding)?;
-        if self.identities.iter().map(|i| i.embeddings.len()).sum::<usize>() >= MAX_EMBEDDINGS {
+        if self.owners.len() >= MAX_EMBEDDINGS {
             return Err(invalid(format!("the gallery already holds {MAX_EMBEDDINGS} embeddings")));
         }
-        match self.identities.iter_mut().find(|i| i.name == name) {
-            Some(identity) => identity.embeddings.push(embedding),
-            None => self.identities.push(Identity { name: name.into(), embeddings: vec![embedding] }),
-        }
+        let owner = match self.index.get(name) {
+            Some(&owner) => owner,
+            None => {
+                self.names.push(name.into());
+                self.index.insert(name.into(), self.names.len() - 1);
+                self.names.len() - 1
+            }
+        };
+        self.squared_norms.push(dot(&embedding, &embedding));
+        self.rows.extend_from_slice(&embedding);
+        self.owners.push(owner);
         Ok(())
     }
 
     /// Rename an identity; false if `from` is not enrolled.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<bool> {
         check_name(to)?;
-        if from != to && self.identities.iter().any(|i| i.name == to) {
+        if from != to && self.index.contains_key(to) {
             return Err(invalid(format!("identity \"{to}\" already exists")));
         }
-        Ok(self.identities.iter_mut().find(|i| i.name == from).map(|i| i.name = to.into()).is_some())
+        let Some(owner) = self.index.remove(from) else { return Ok(false) };
+        self.names[owner] = to.into();
+        self.index.insert(to.into(), owner);
+        Ok(true)
     }
 
     /// Remove an identity; false if it was not enrolled.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.identities.len();
-        self.identities.retain(|i| i.name != name);
-        self.identities.len() != before
+        let Some(gone) = self.index.remove(name) else { return false };
+        let mut kept = Gallery { names: std::mem::take(&mut self.names), ..Gallery::new(&self.model, self.embedding_size) };
+        for ((row, &owner), &norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.squared_norms) {
+            if owner != gone {
+                kept.rows.extend_from_slice(row);
+                kept.owners.push(owner - (owner > gone) as usize);
+                kept.squared_norms.push(norm);
+            }
+        }
+        kept.names.remove(gone);
+        kept.index = kept.names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect();
+        *self = kept;
+        true
     }
 
     /// Every identity ranked by its best distance to `probe`, closest first.
     pub fn find(&self, probe: &[f32], metric: Metric, threshold: f32) -> Result<Vec<Match>> {
+        self.find_top(probe, metric, threshold, usize::MAX)
+    }
+
+    /// The `limit` identities closest to `probe` (by best distance), closest first. An exact
+    /// search: every embedding is compared.
+    pub fn find_top(&self, probe: &[f32], metric: Metric, threshold: f32, limit: usize) -> Result<Vec<Match>> {
         self.check_embedding(probe).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let mut matches = Vec::with_capacity(self.identities.len());
-        for identity in &self.identities {
-            let distances = identity
-                .embeddings
-                .iter()
-                .map(|e| metric.distance(probe, e))
-                .collect::<Result<Vec<f32>>>()?;
-            let best = distances.iter().copied().fold(f32::INFINITY, f32::min);
-            let mean = distances.iter().sum::<f32>() / distances.len() as f32;
-            matches.push(Match { name: identity.name.clone(), best_distance: best, mean_distance: mean, verified: best <= threshold });
+        let probe_norm = dot(probe, probe) as f64;
+        let mut best = vec![f32::INFINITY; self.names.len()];
+        let mut sum = vec![0f64; self.names.len()];
+        let mut count = vec![0u32; self.names.len()];
+        for ((row, &owner), &norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.squared_norms) {
+            let sums = if metric.uses_dot() {
+                Sums { dot: dot(probe, row) as f64, squared_norm_a: probe_norm, squared_norm_b: norm as f64, ..Sums::default() }
+            } else {
+                Sums { squared_difference: squared_difference(probe, row) as f64, ..Sums::default() }
+            };
+            let distance = metric.from_sums(sums)?;
+            best[owner] = best[owner].min(distance);
+            sum[owner] += distance as f64;
+            count[owner] += 1;
         }
-        matches.sort_by(|a, b| a.best_distance.total_cmp(&b.best_distance));
-        Ok(matches)
+        let mut ranked: Vec<usize> = (0..self.names.len()).collect();
+        let by_best = |a: &usize, b: &usize| best[*a].total_cmp(&best[*b]).then(a.cmp(b));
+        if limit < ranked.len() {
+            ranked.select_nth_unstable_by(limit, by_best);
+            ranked.truncate(limit);
+        }
+        ranked.sort_by(by_best);
+        Ok(ranked
+            .into_iter()
+            .map(|i| Match {
+                name: self.names[i].clone(),
+                best_distance: best[i],
+                mean_distance: (sum[i] / count[i] as f64) as f32,
+                verified: best[i] <= threshold,
+            })
+            .collect())
     }
 
     fn check_embedding(&self, embedding: &[f32]) -> Result<()> {
-        if embedding.len() != self.embedding_size {
+        if embedding.is_empty() || embedding.len() != self.embedding_size {
             return Err(invalid(format!("an embedding has {} values, expected {}", embedding.len(), self.embedding_size)));
         }
         if embedding.iter().any(|v| !v.is_finite()) {
@@ -175,6 +275,29 @@ impl Gallery {
         }
         Ok(())
     }
+}
+
+/// Σ f(aᵢ, bᵢ) in eight independent f32 lanes: a shape LLVM turns into SIMD (f32x4 × 2 in
+/// wasm) without reassociation flags, which one running sum would forbid.
+#[inline(always)]
+fn lanes8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(x, y)| f(*x, *y)).sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] += f(x[i], y[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    lanes8(a, b, |x, y| x * y)
+}
+
+fn squared_difference(a: &[f32], b: &[f32]) -> f32 {
+    lanes8(a, b, |x, y| (x - y) * (x - y))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -254,6 +377,32 @@ mod tests {
         assert!(g.rename("rob", "ada").is_err());
         assert!(g.remove("rob"));
         assert!(!g.remove("rob"));
-        assert_eq!(g.identities().len(), 1);
+        assert_eq!(g.identities(), vec![IdentitySummary { name: "ada".into(), count: 2 }]);
+        assert_eq!(g.find(&[0.0, 0.9], Metric::Euclidean, 0.5).unwrap().len(), 1);
+        let mut again = Gallery::new("m", 2);
+        again.enroll("ada", vec![0.0, 1.0]).unwrap();
+        again.enroll("ada", vec![0.0, 0.8]).unwrap();
+        assert_eq!(g, again, "removal leaves the same state as never enrolling");
+    }
+
+    #[test]
+    fn search_agrees_with_metric_distance_and_limits() {
+        let mut g = Gallery::new("m", 20);
+        let vector = |seed: usize| (0..20).map(|i| ((i * 7 + seed * 13) % 17) as f32 / 17.0 - 0.4).collect::<Vec<f32>>();
+        for n in 0..50 {
+            g.enroll(&format!("p{}", n % 10), vector(n)).unwrap();
+        }
+        let probe = vector(3);
+        for metric in Metric::ALL {
+            let all = g.find(&probe, metric, 0.5).unwrap();
+            assert_eq!(all.len(), 10);
+            for m in &all {
+                let owner: usize = m.name[1..].parse().unwrap();
+                let expected = (0..50).filter(|n| n % 10 == owner).map(|n| metric.distance(&probe, &vector(n)).unwrap()).fold(f32::INFINITY, f32::min);
+                assert!((m.best_distance - expected).abs() < 1e-5, "{metric} {}: {} vs {expected}", m.name, m.best_distance);
+            }
+            assert!(all.windows(2).all(|w| w[0].best_distance <= w[1].best_distance));
+            assert_eq!(g.find_top(&probe, metric, 0.5, 3).unwrap(), all[..3].to_vec());
+        }
     }
 }

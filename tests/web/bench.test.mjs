@@ -14,7 +14,12 @@ test('the benchmark harness runs end to end', () => {
       assert.ok(Number.isFinite(value) && value > 0, `${figure}.${runtime} = ${value}`);
     }
   }
-  assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0);
+  // Every runtime ran the whole pipeline on img1 and img2 and agrees they are one person.
+  for (const [runtime, distance] of Object.entries(results.pair_distance)) {
+    assert.ok(distance > 0.2 && distance < 0.5, `${runtime}: img1/img2 distance ${distance}`);
+  }
+  assert.deepEqual(Object.keys(results.search_ms), ['1000', '10000']);
+  assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0 && results.ort_wasm_gzip_bytes > 0);
   assert.ok(results.first_verify_ms > 0);
   assert.equal(results.heap_growth.verified, true, 'img1/img2 verify in the memory loop');
   assert.ok(Number.isFinite(results.heap_growth.heap_growth_bytes));

@@ -1,10 +1,10 @@
 // The webcam in real Chromium: its fake camera plays a photo of an enrolled person
-// (target/fixtures/camera.y4m, made by tests/camera_y4m.py from img5.jpg) and the live
+// (target/fixtures-web/camera.y4m, made by tests/camera_y4m.py from img5.jpg) and the live
 // overlay must name her; a captured frame then verifies against another photo.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, enrol, faces, fixtures, launchChromium, openApp, startServer } from './helpers.mjs';
+import { artifacts, cameraVideo, enrol, faces, launchChromium, openApp, startServer } from './helpers.mjs';
 
 let server;
 let context;
@@ -13,7 +13,7 @@ let page;
 before(async () => {
   server = await startServer();
   context = await launchChromium(
-    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${join(fixtures, 'camera.y4m')}`],
+    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${cameraVideo}`],
     { permissions: ['camera'] },
   );
   page = await openApp(context, server.url);

@@ -9,7 +9,8 @@ import { chromium } from 'playwright-core';
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const faces = process.env.FACEVERIFY_FACES ?? join(root, '../shared/faces/deepface');
 export const artifacts = join(root, 'test-results');
-export const fixtures = join(root, 'target/fixtures');
+/** Chromium's fake-camera video (made by tests/camera_y4m.py in `make fixtures`). */
+export const cameraVideo = join(root, 'target/fixtures-web/camera.y4m');
 
 /**
  * Start tools/serve.mjs on a free port; resolves to {url, stop, requests}, where `requests`
