@@ -44,13 +44,13 @@ impl Metric {
     }
 
     /// Whether the metric is made from the dot product and norms rather than the squared
-    /// difference: a search computes only the sums its metric needs.
+    /// difference: a search ranks by the one its metric needs.
     pub fn uses_dot(self) -> bool {
         self != Metric::Euclidean
     }
 
-    /// The distance from the sums it is made of (only those the metric uses must be set).
-    pub fn from_sums(self, sums: Sums) -> Result<f32> {
+    /// The distance from the sums it is made of.
+    fn from_sums(self, sums: Sums) -> Result<f32> {
         let parts = [sums.dot, sums.squared_norm_a, sums.squared_norm_b, sums.squared_difference];
         if parts.iter().any(|v| !v.is_finite()) {
             return Err(Error::new(ErrorKind::InvalidInput, "embedding contains NaN or infinity"));
@@ -68,16 +68,15 @@ impl Metric {
 }
 
 /// The sums every metric is computed from.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sums {
+struct Sums {
     /// Σ aᵢbᵢ
-    pub dot: f64,
+    dot: f64,
     /// Σ aᵢ²
-    pub squared_norm_a: f64,
+    squared_norm_a: f64,
     /// Σ bᵢ²
-    pub squared_norm_b: f64,
+    squared_norm_b: f64,
     /// Σ (aᵢ − bᵢ)²
-    pub squared_difference: f64,
+    squared_difference: f64,
 }
 
 impl fmt::Display for Metric {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::compare::{Metric, Sums};
+use crate::pipeline::compare::Metric;
 
 /// The `format` field of every gallery file.
 pub const FORMAT: &str = "faceverify-gallery";
@@ -60,8 +60,9 @@ pub struct Gallery {
     rows: Vec<f32>,
     /// The identity (index into `names`) of each row.
     owners: Vec<usize>,
-    /// Σ x² of each row, for the cosine-family metrics.
-    squared_norms: Vec<f32>,
+    /// 1 / ‖row‖ (0 for a zero row, whose cosine is 0 by the metric's convention), so the
+    /// search ranks cosine-family metrics with one multiply per row.
+    inverse_norms: Vec<f32>,
 }
 
 /// An identity's name and how many embeddings it has.
@@ -100,7 +101,7 @@ impl Gallery {
             index: HashMap::new(),
             rows: Vec::new(),
             owners: Vec::new(),
-            squared_norms: Vec::new(),
+            inverse_norms: Vec::new(),
         }
     }
 
@@ -189,7 +190,8 @@ impl Gallery {
                 self.names.len() - 1
             }
         };
-        self.squared_norms.push(dot(&embedding, &embedding));
+        let norm = dot(&embedding, &embedding).sqrt();
+        self.inverse_norms.push(if norm > 0.0 { 1.0 / norm } else { 0.0 });
         self.rows.extend_from_slice(&embedding);
         self.owners.push(owner);
         Ok(())
@@ -211,11 +213,11 @@ impl Gallery {
     pub fn remove(&mut self, name: &str) -> bool {
         let Some(gone) = self.index.remove(name) else { return false };
         let mut kept = Gallery { names: std::mem::take(&mut self.names), ..Gallery::new(&self.model, self.embedding_size) };
-        for ((row, &owner), &norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.squared_norms) {
+        for ((row, &owner), &inverse_norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.inverse_norms) {
             if owner != gone {
                 kept.rows.extend_from_slice(row);
                 kept.owners.push(owner - (owner > gone) as usize);
-                kept.squared_norms.push(norm);
+                kept.inverse_norms.push(inverse_norm);
             }
         }
         kept.names.remove(gone);
@@ -231,39 +233,48 @@ impl Gallery {
 
     /// The `limit` identities closest to `probe` (by best distance), closest first. An exact
     /// search: every embedding is compared.
+    ///
+    /// One tight pass ranks every row by a key that orders rows as the metric's distance
+    /// does (squared difference, or the negated cosine); only the `limit` winners then get
+    /// their best and mean distances from [`Metric::distance`], so reported distances are
+    /// exactly those of a pairwise comparison.
     pub fn find_top(&self, probe: &[f32], metric: Metric, threshold: f32, limit: usize) -> Result<Vec<Match>> {
         self.check_embedding(probe).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let probe_norm = dot(probe, probe) as f64;
-        let mut best = vec![f32::INFINITY; self.names.len()];
-        let mut sum = vec![0f64; self.names.len()];
-        let mut count = vec![0u32; self.names.len()];
-        for ((row, &owner), &norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.squared_norms) {
-            let sums = if metric.uses_dot() {
-                Sums { dot: dot(probe, row) as f64, squared_norm_a: probe_norm, squared_norm_b: norm as f64, ..Sums::default() }
-            } else {
-                Sums { squared_difference: squared_difference(probe, row) as f64, ..Sums::default() }
-            };
-            let distance = metric.from_sums(sums)?;
-            best[owner] = best[owner].min(distance);
-            sum[owner] += distance as f64;
-            count[owner] += 1;
+        let rows = self.rows.chunks_exact(self.embedding_size.max(1));
+        let mut best_key = vec![f32::INFINITY; self.names.len()];
+        if metric.uses_dot() {
+            for ((row, &owner), &inverse_norm) in rows.zip(&self.owners).zip(&self.inverse_norms) {
+                best_key[owner] = best_key[owner].min(-dot(probe, row) * inverse_norm);
+            }
+        } else {
+            for (row, &owner) in rows.zip(&self.owners) {
+                best_key[owner] = best_key[owner].min(squared_difference(probe, row));
+            }
         }
         let mut ranked: Vec<usize> = (0..self.names.len()).collect();
-        let by_best = |a: &usize, b: &usize| best[*a].total_cmp(&best[*b]).then(a.cmp(b));
+        let by_key = |a: &usize, b: &usize| best_key[*a].total_cmp(&best_key[*b]).then(a.cmp(b));
         if limit < ranked.len() {
-            ranked.select_nth_unstable_by(limit, by_best);
+            ranked.select_nth_unstable_by(limit, by_key);
             ranked.truncate(limit);
         }
-        ranked.sort_by(by_best);
-        Ok(ranked
+        // Exact distances of the winners' rows.
+        let mut distances: HashMap<usize, Vec<f32>> = ranked.iter().map(|&i| (i, Vec::new())).collect();
+        for (row, owner) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners) {
+            if let Some(list) = distances.get_mut(owner) {
+                list.push(metric.distance(probe, row)?);
+            }
+        }
+        let mut matches: Vec<Match> = ranked
             .into_iter()
-            .map(|i| Match {
-                name: self.names[i].clone(),
-                best_distance: best[i],
-                mean_distance: (sum[i] / count[i] as f64) as f32,
-                verified: best[i] <= threshold,
+            .map(|i| {
+                let list = &distances[&i];
+                let best = list.iter().copied().fold(f32::INFINITY, f32::min);
+                let mean = (list.iter().map(|&d| d as f64).sum::<f64>() / list.len() as f64) as f32;
+                Match { name: self.names[i].clone(), best_distance: best, mean_distance: mean, verified: best <= threshold }
             })
-            .collect())
+            .collect();
+        matches.sort_by(|a, b| a.best_distance.total_cmp(&b.best_distance));
+        Ok(matches)
     }
 
     fn check_embedding(&self, embedding: &[f32]) -> Result<()> {
