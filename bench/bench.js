@@ -8,10 +8,10 @@ const params = new URLSearchParams(location.search);
 const verifies = Number(params.get('verifies') ?? 1000);
 const searchSizes = (params.get('search') ?? '1000,10000,100000,1000000').split(',').map(Number);
 
-/** JS heap (needs --enable-precise-memory-info) plus wasm linear memory, after a GC. */
+/** JS heap (needs --enable-precise-memory-info) and wasm linear memory, after a GC. */
 function memoryBytes(/** @type {WebAssembly.Memory} */ memory) {
   /** @type {any} */ (globalThis).gc?.();
-  return /** @type {any} */ (performance).memory.usedJSHeapSize + memory.buffer.byteLength;
+  return { js: /** @type {any} */ (performance).memory.usedJSHeapSize, wasm: memory.buffer.byteLength };
 }
 
 /** @param {HTMLCanvasElement} canvas */
@@ -21,8 +21,9 @@ async function jpeg(canvas) {
 }
 
 /**
- * Memory growth over `verifies` consecutive verifies of two 640×480 JPEGs, measured
- * after one verify so that one-time allocations (plans, allocator arenas) are excluded.
+ * Memory growth over `verifies` consecutive verifies of two 640×480 JPEGs, measured from
+ * after the first verify (one-time allocations: plans, allocator arenas) and again from the
+ * 100th, so a leak (steady growth) shows apart from one-off growth of the wasm memory.
  * @param {Verifier} verifier
  * @param {WebAssembly.Memory} memory
  * @param {HTMLCanvasElement[]} pair
@@ -34,10 +35,22 @@ async function heapGrowth(verifier, memory, pair) {
     return JSON.parse(verifier.verify(ea, eb, 'euclidean', undefined));
   };
   const first = verify();
-  const before = memoryBytes(memory);
-  for (let i = 1; i < verifies; i++) verify();
-  const after = memoryBytes(memory);
-  return { verifies, heap_growth_bytes: after - before, verified: first.verified, distance: first.distance };
+  const after1 = memoryBytes(memory);
+  const checkpoint = Math.min(100, verifies);
+  for (let i = 1; i < checkpoint; i++) verify();
+  const afterCheckpoint = memoryBytes(memory);
+  for (let i = checkpoint; i < verifies; i++) verify();
+  const end = memoryBytes(memory);
+  const growth = (/** @type {{js: number, wasm: number}} */ from) => end.js + end.wasm - from.js - from.wasm;
+  return {
+    verifies,
+    heap_growth_bytes: growth(after1),
+    wasm_growth_bytes: end.wasm - after1.wasm,
+    js_growth_bytes: end.js - after1.js,
+    [`growth_after_${checkpoint}_bytes`]: growth(afterCheckpoint),
+    verified: first.verified,
+    distance: first.distance,
+  };
 }
 
 /**

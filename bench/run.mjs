@@ -179,6 +179,6 @@ ${row('model load: parse + optimise (ms)', r.load_ms)}
 - First verify (page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms
 - Download: our wasm ${mb(r.wasm_gzip_bytes)} gzipped (${mb(r.wasm_bytes)} raw); onnxruntime-web's wasm ${mb(r.ort_wasm_gzip_bytes)} gzipped;
   default models ${mb(r.models_bytes)} (${Object.entries(r.models).map(([id, m]) => `${id} ${mb(m.bytes)}, ${mb(m.gzip_bytes)} gzipped`).join('; ')})
-- Memory: ${r.heap_growth.verifies} consecutive verifies (two 640×480 JPEGs each) grew JS heap + wasm memory by ${(r.heap_growth.heap_growth_bytes / 1e6).toFixed(2)} MB
+- Memory: ${r.heap_growth.verifies} consecutive verifies (two 640×480 JPEGs each) grew JS heap + wasm memory by ${mb(r.heap_growth.heap_growth_bytes)} (wasm ${mb(r.heap_growth.wasm_growth_bytes)}, JS ${mb(r.heap_growth.js_growth_bytes)}); from the 100th verify on: ${mb(r.heap_growth.growth_after_100_bytes ?? 0)}
 `;
 }
