@@ -171,7 +171,7 @@ ${row('pipeline: detect + align + embed, 640×480 (fps)', r.pipeline_fps)}
 ${row('model load: parse + optimise (ms)', r.load_ms)}
 | img1 ↔ img2 distance through the pipeline | ${r.pair_distance.faceverify_wasm.toFixed(3)} | ${r.pair_distance.onnxruntime_web.toFixed(3)} | ${r.pair_distance.faceapi_tfjs_wasm.toFixed(3)} | | | |
 
-- onnxruntime-web ${ortVersion} runs our ONNX files (BlazeFace-back, dlib ResNet) with JS/canvas
+- onnxruntime-web ${ortVersion} runs our ONNX files (the default detector, blazeface-front, and dlib ResNet) with JS/canvas
   preprocessing, best-face decoding and similarity alignment. face-api ${faceapiVersion} on
   ${r.faceapi_backend} uses the same dlib ResNet weights, its TinyFaceDetector (416 px) and tiny
   68-point landmarks; "detect" is each runtime's detector on the frame.
