@@ -129,18 +129,17 @@ function rgbaOf(image) {
   return { pixels: new Uint8Array(image.pixels), width: image.width, height: image.height };
 }
 
-/** @param {Verifier} v @param {import('./protocol.js').Image} image */
-function analyze(v, image) {
-  if (image instanceof ArrayBuffer) return v.analyze(new Uint8Array(image));
+/**
+ * `fromBytes` on encoded images, `fromRgba` on bitmaps and pixel buffers.
+ * @template T
+ * @param {import('./protocol.js').Image} image
+ * @param {(bytes: Uint8Array) => T} fromBytes
+ * @param {(pixels: Uint8Array, width: number, height: number) => T} fromRgba
+ */
+function onImage(image, fromBytes, fromRgba) {
+  if (image instanceof ArrayBuffer) return fromBytes(new Uint8Array(image));
   const { pixels, width, height } = rgbaOf(image);
-  return v.analyzeRgba(new Uint8Array(pixels.buffer), width, height);
-}
-
-/** @param {Verifier} v @param {import('./protocol.js').Image} image */
-function detect(v, image) {
-  if (image instanceof ArrayBuffer) return JSON.parse(v.detect(new Uint8Array(image)));
-  const { pixels, width, height } = rgbaOf(image);
-  return JSON.parse(v.detectRgba(new Uint8Array(pixels.buffer), width, height));
+  return fromRgba(new Uint8Array(pixels.buffer), width, height);
 }
 
 /** What the page shows and stores after every gallery change. @param {Gallery} g */
@@ -190,15 +189,16 @@ function galleryOp(v, g, models, request) {
 async function handle(request) {
   if (request.type === 'load') return load(request);
   if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
+  const v = verifier;
   switch (request.type) {
     case 'analyze':
-      return analyze(verifier, request.image);
+      return onImage(request.image, (b) => v.analyze(b), (p, w, h) => v.analyzeRgba(p, w, h));
     case 'detect':
-      return detect(verifier, request.image);
+      return JSON.parse(onImage(request.image, (b) => v.detect(b), (p, w, h) => v.detectRgba(p, w, h)));
     case 'verify':
-      return JSON.parse(verifier.verify(request.a, request.b, request.metric, request.threshold));
+      return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold));
     case 'gallery':
-      return galleryOp(verifier, gallery, loaded, request);
+      return galleryOp(v, gallery, loaded, request);
     default:
       throw named('INVALID_INPUT', 'unknown request type');
   }
