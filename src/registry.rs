@@ -148,13 +148,54 @@ pub struct OutputSpec {
     pub normalized: bool,
 }
 
-/// Where named keypoints land in the aligned crop, in crop pixels.
+/// How a face becomes the model's input crop: the method measured best for this model on
+/// pairs-dev, and where named keypoints land for the template method, in crop pixels.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlignmentSpec {
-    /// Why this template (its source).
+    /// The default method for this model.
+    pub method: AlignMethod,
+    /// Why this method and template (their source, the measurement that chose them).
     pub why: String,
     /// Keypoint name → target position.
     pub template: BTreeMap<String, [f32; 2]>,
+}
+
+/// The ways a detected face can be cut out; `faceverify eval --alignment` compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlignMethod {
+    /// The detector's box, squared around its centre and resized: no rotation.
+    Box,
+    /// deepface's method: rotate about the box centre until the eyes are level, then crop
+    /// the box as [`AlignMethod::Box`] does.
+    EyeRotation,
+    /// Least-squares similarity transform of the keypoints onto the model's template
+    /// (dlib's and ArcFace's method).
+    Similarity,
+}
+
+impl AlignMethod {
+    /// Every method, in the order tables list them.
+    pub const ALL: [AlignMethod; 3] = [AlignMethod::Box, AlignMethod::EyeRotation, AlignMethod::Similarity];
+}
+
+impl std::fmt::Display for AlignMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AlignMethod::Box => "box",
+            AlignMethod::EyeRotation => "eye_rotation",
+            AlignMethod::Similarity => "similarity",
+        })
+    }
+}
+
+impl std::str::FromStr for AlignMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<AlignMethod> {
+        AlignMethod::ALL.into_iter().find(|m| m.to_string() == s).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidInput, format!("unknown alignment \"{s}\" (known: box, eye_rotation, similarity)"))
+        })
+    }
 }
 
 /// A decision threshold and where it came from.

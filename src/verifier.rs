@@ -9,12 +9,13 @@ use crate::pipeline::compare::Metric;
 use crate::pipeline::detect::{Detector, Face};
 use crate::pipeline::embed::Embedder;
 use crate::pipeline::network::Network;
-use crate::registry::{ModelKind, ModelSpec, Registry};
+use crate::registry::{AlignMethod, ModelKind, ModelSpec, Registry};
 
 /// A detector and a recognition model, loaded once and reused for every image.
 pub struct Verifier {
     detector: Detector,
     embedder: Embedder,
+    alignment: AlignMethod,
 }
 
 /// What the pipeline found in one image.
@@ -62,10 +63,9 @@ impl Verifier {
         let registry = Registry::builtin();
         let detector_spec = registry.get(detector_id, ModelKind::Detector)?;
         let embedder_spec = registry.get(embedder_id, ModelKind::Embedder)?;
-        Ok(Verifier {
-            detector: Detector::new(Network::load(detector_spec, detector)?)?,
-            embedder: Embedder::new(Network::load(embedder_spec, embedder)?)?,
-        })
+        let embedder = Embedder::new(Network::load(embedder_spec, embedder)?)?;
+        let alignment = embedder.alignment().method;
+        Ok(Verifier { detector: Detector::new(Network::load(detector_spec, detector)?)?, embedder, alignment })
     }
 
     /// Load models by manifest id (the manifest's defaults when `None`) from the folder
@@ -89,6 +89,17 @@ impl Verifier {
         self.embedder.network().spec()
     }
 
+    /// Cut faces out by `method` instead of the model's default (to compare methods).
+    pub fn with_alignment(mut self, method: AlignMethod) -> Verifier {
+        self.alignment = method;
+        self
+    }
+
+    /// How faces are cut out.
+    pub fn alignment(&self) -> AlignMethod {
+        self.alignment
+    }
+
     /// Faces in `image`, best first.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<Face>> {
         self.detector.detect(image)
@@ -103,7 +114,7 @@ impl Verifier {
             .max_by(|a, b| a.1.bbox.area().total_cmp(&b.1.bbox.area()))
             .map(|(i, _)| i)
             .ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
-        let aligned = align(image, &faces[chosen], self.embedder_spec())?;
+        let aligned = align(image, &faces[chosen], self.embedder_spec(), self.alignment)?;
         let embedding = self.embedder.embed(&aligned)?;
         Ok(Analysis { faces, chosen, embedding, aligned })
     }

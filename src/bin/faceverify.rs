@@ -11,7 +11,7 @@ use faceverify::evaluate::{best_threshold, evaluate, roc, roc_svg, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::pipeline::gallery::Gallery;
-use faceverify::registry::ModelSpec;
+use faceverify::registry::{AlignMethod, ModelSpec};
 use faceverify::{Analysis, Error, ErrorKind, Result, Verifier};
 use serde_json::json;
 
@@ -109,6 +109,9 @@ struct ModelArgs {
     /// Detector model id.
     #[arg(long)]
     detector: Option<String>,
+    /// How faces are cut out: box, eye_rotation, similarity [default: the model's].
+    #[arg(long)]
+    alignment: Option<String>,
     /// Folder with the converted .onnx files [env: FACEVERIFY_MODELS].
     #[arg(long)]
     models_dir: Option<PathBuf>,
@@ -124,7 +127,11 @@ impl ModelArgs {
             .clone()
             .or_else(|| std::env::var_os("FACEVERIFY_MODELS").map(PathBuf::from))
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx"));
-        Verifier::from_dir(&dir, self.detector.as_deref(), self.model.as_deref())
+        let verifier = Verifier::from_dir(&dir, self.detector.as_deref(), self.model.as_deref())?;
+        Ok(match &self.alignment {
+            Some(method) => verifier.with_alignment(method.parse()?),
+            None => verifier,
+        })
     }
 }
 
@@ -274,6 +281,7 @@ fn read_pairs(path: &Path) -> Result<Vec<(String, String, bool)>> {
 struct LabelledPairs {
     source: String,
     model: ModelSpec,
+    alignment: AlignMethod,
     rows: Vec<(String, String, bool)>,
     embeddings: HashMap<String, std::result::Result<Vec<f32>, String>>,
 }
@@ -294,6 +302,7 @@ impl LabelledPairs {
         Ok(LabelledPairs {
             source: pairs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             model: verifier.embedder_spec().clone(),
+            alignment: verifier.alignment(),
             rows,
             embeddings,
         })
@@ -333,16 +342,16 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_j
                     path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default()
                 )),
             };
-            let title = format!("{} · {metric} · {} · AUC {:.4}", pairs.model.id, pairs.source, report.auc);
+            let title = format!("{} · {} · {metric} · {} · AUC {:.4}", pairs.model.id, pairs.alignment, pairs.source, report.auc);
             std::fs::write(&path, roc_svg(&roc(&scored), &title)).map_err(|e| {
                 Error::new(ErrorKind::InvalidInput, format!("cannot write \"{}\": {e}", path.display()))
             })?;
         }
         if !as_json {
             println!(
-                "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · {} pairs, {} failed",
+                "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · d′ {:.2} · {} pairs, {} failed",
                 metric.to_string(), report.accuracy, report.threshold, report.best_accuracy, report.best_threshold,
-                report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.n_pairs, report.n_failed
+                report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.d_prime, report.n_pairs, report.n_failed
             );
         }
         reports.insert(metric.to_string(), serde_json::to_value(report).unwrap_or_default());
@@ -353,10 +362,11 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_j
                 let mut single = single.clone();
                 single["metric"] = json!(metric);
                 single["model"] = json!(pairs.model.id);
+                single["alignment"] = json!(pairs.alignment);
                 single["failed"] = json!(pairs.failed());
                 single
             }
-            _ => json!({"model": pairs.model.id, "metrics": reports, "failed": pairs.failed()}),
+            _ => json!({"model": pairs.model.id, "alignment": pairs.alignment, "metrics": reports, "failed": pairs.failed()}),
         };
         println!("{out}");
     } else {

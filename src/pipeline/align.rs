@@ -1,9 +1,10 @@
 //! Align: a detected face → the recognition model's input crop.
 //!
-//! The keypoints named in the embedder's alignment template are fitted to their template
-//! positions by a least-squares similarity transform (rotation, uniform scale, translation:
-//! Umeyama's method, no reflection), and the image is warped through it with bilinear
-//! sampling. Coordinates are pixels; the crop has the model's input size.
+//! Every method is a similarity transform (rotation, uniform scale, translation) from image
+//! to crop, and the image is warped through it with bilinear sampling; the methods differ in
+//! how the transform is chosen ([`AlignMethod`]). The template method fits the keypoints
+//! named in the model's template by least squares (Umeyama's method, no reflection).
+//! Coordinates are pixels; the crop has the model's input size.
 //!
 //! The crop keeps f32 samples: rounding it to u8 would let a keypoint shift of 1e-5 px
 //! (float summation order differs between native and wasm kernels) flip pixel values by a
@@ -15,7 +16,7 @@ use nalgebra::{Matrix2, Vector2};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::detect::Face;
-use crate::registry::ModelSpec;
+use crate::registry::{AlignMethod, ModelSpec};
 
 /// A 2-D similarity transform `p ↦ s·R·p + t`, as the top two rows of a 3×3 matrix.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,8 +72,30 @@ impl Similarity {
     }
 }
 
-/// Warp `face` out of `image` into the crop the embedder `spec` expects.
-pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<Rgb32FImage> {
+/// Warp `face` out of `image` into the crop the embedder `spec` expects, by `method`.
+pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec, method: AlignMethod) -> Result<Rgb32FImage> {
+    let crop_size = [spec.input.width as f32, spec.input.height as f32];
+    let transform = match method {
+        AlignMethod::Similarity => template_fit(face, spec)?,
+        AlignMethod::EyeRotation => box_transform(face, eye_angle(face)?, crop_size),
+        AlignMethod::Box => box_transform(face, 0.0, crop_size),
+    }
+    .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face box or keypoints"))?;
+    let (width, height) = (spec.input.width, spec.input.height);
+    let (region, origin) = face_region(image, &transform, width, height)
+        .ok_or_else(|| Error::new(ErrorKind::NoFace, "the face lies outside the image"))?;
+    // The transform moves with the region's origin: p_region = p_image - origin.
+    let m = transform.0;
+    let (tx, ty) = (m[2] + m[0] * origin.0 + m[1] * origin.1, m[5] + m[3] * origin.0 + m[4] * origin.1);
+    let projection = Projection::from_matrix([m[0], m[1], tx, m[3], m[4], ty, 0.0, 0.0, 1.0])
+        .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face keypoints"))?;
+    let mut crop = Rgb32FImage::new(width, height);
+    warp_into(&region, projection, Interpolation::Bilinear, Border::Constant(Rgb([0.0; 3])), &mut crop);
+    Ok(crop)
+}
+
+/// The similarity that puts the keypoints named in `spec`'s template onto their targets.
+fn template_fit(face: &Face, spec: &ModelSpec) -> Result<Option<Similarity>> {
     let template = &spec
         .alignment
         .as_ref()
@@ -85,23 +108,41 @@ pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec) -> Result<Rgb32FIm
             to.push(*target);
         }
     }
-    let transform = Similarity::fit(&from, &to).ok_or_else(|| {
-        Error::new(
+    if from.len() < 2 {
+        return Err(Error::new(
             ErrorKind::NoFace,
             format!("the face's keypoints cannot be aligned to \"{}\" (matched {} of {})", spec.id, from.len(), template.len()),
-        )
-    })?;
-    let (width, height) = (spec.input.width, spec.input.height);
-    let (region, origin) = face_region(image, &transform, width, height)
-        .ok_or_else(|| Error::new(ErrorKind::NoFace, "the face lies outside the image"))?;
-    // The transform moves with the region's origin: p_region = p_image - origin.
-    let m = transform.0;
-    let (tx, ty) = (m[2] + m[0] * origin.0 + m[1] * origin.1, m[5] + m[3] * origin.0 + m[4] * origin.1);
-    let projection = Projection::from_matrix([m[0], m[1], tx, m[3], m[4], ty, 0.0, 0.0, 1.0])
-        .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face keypoints"))?;
-    let mut crop = Rgb32FImage::new(width, height);
-    warp_into(&region, projection, Interpolation::Bilinear, Border::Constant(Rgb([0.0; 3])), &mut crop);
-    Ok(crop)
+        ));
+    }
+    Ok(Similarity::fit(&from, &to))
+}
+
+/// The angle (radians, image y down) of the line from the right eye to the left eye.
+fn eye_angle(face: &Face) -> Result<f32> {
+    let eye = |name: &str| face.keypoints.iter().find(|k| k.name == name);
+    match (eye("right_eye"), eye("left_eye")) {
+        (Some(r), Some(l)) => Ok((l.y - r.y).atan2(l.x - r.x)),
+        _ => Err(Error::new(ErrorKind::NoFace, "the detector gave no eye keypoints to level")),
+    }
+}
+
+/// Rotate by `-angle` about the box centre, then map the box, squared to its longer side,
+/// onto the crop.
+fn box_transform(face: &Face, angle: f32, crop_size: [f32; 2]) -> Option<Similarity> {
+    let b = &face.bbox;
+    let side = b.width.max(b.height);
+    if !(side > 0.0 && side.is_finite()) {
+        return None;
+    }
+    let scale = crop_size[0].min(crop_size[1]) / side;
+    let (sin, cos) = angle.sin_cos();
+    let (a, c) = (scale * cos, scale * sin);
+    let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
+    // p ↦ scale·R(−angle)·(p − centre) + crop centre
+    let m = [a, c, 0.0, -c, a, 0.0];
+    let tx = crop_size[0] / 2.0 - (m[0] * cx + m[1] * cy);
+    let ty = crop_size[1] / 2.0 - (m[3] * cx + m[4] * cy);
+    Some(Similarity([m[0], m[1], tx, m[3], m[4], ty]))
 }
 
 /// The part of `image` that the crop samples from (plus a pixel for interpolation), as
@@ -158,6 +199,35 @@ mod tests {
         let t = Similarity([1.2, -0.3, 5.0, 0.3, 1.2, -7.0]);
         let p = t.inverse().unwrap().apply(t.apply([13.0, 42.0]));
         assert!((p[0] - 13.0).abs() < 1e-4 && (p[1] - 42.0).abs() < 1e-4, "{p:?}");
+    }
+
+    fn face(bbox: [f32; 4], right_eye: [f32; 2], left_eye: [f32; 2]) -> Face {
+        use crate::pipeline::detect::{BoundingBox, Keypoint};
+        let point = |name: &str, p: [f32; 2]| Keypoint { name: name.into(), x: p[0], y: p[1] };
+        Face {
+            bbox: BoundingBox { x: bbox[0], y: bbox[1], width: bbox[2], height: bbox[3] },
+            score: 1.0,
+            keypoints: vec![point("right_eye", right_eye), point("left_eye", left_eye)],
+        }
+    }
+
+    #[test]
+    fn box_maps_the_squared_box_onto_the_crop() {
+        let face = face([100.0, 50.0, 40.0, 60.0], [110.0, 70.0], [130.0, 70.0]);
+        let t = box_transform(&face, 0.0, [120.0, 120.0]).unwrap();
+        // 60 px side (the longer one) → 120 px: the box centre lands mid-crop, scale 2.
+        let centre = t.apply([120.0, 80.0]);
+        assert!((centre[0] - 60.0).abs() < 1e-4 && (centre[1] - 60.0).abs() < 1e-4, "{centre:?}");
+        let top = t.apply([120.0, 50.0]);
+        assert!((top[1] - 0.0).abs() < 1e-4, "{top:?}");
+    }
+
+    #[test]
+    fn eye_rotation_levels_the_eyes() {
+        let face = face([100.0, 50.0, 40.0, 40.0], [110.0, 65.0], [130.0, 75.0]);
+        let t = box_transform(&face, eye_angle(&face).unwrap(), [100.0, 100.0]).unwrap();
+        let (r, l) = (t.apply([110.0, 65.0]), t.apply([130.0, 75.0]));
+        assert!((r[1] - l[1]).abs() < 1e-3 && l[0] > r[0], "{r:?} {l:?}");
     }
 
     #[test]

@@ -4,12 +4,13 @@ use image::Rgb32FImage;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::network::{output, Network};
-use crate::registry::OutputSpec;
+use crate::registry::{AlignmentSpec, OutputSpec};
 
 /// A recognition model.
 pub struct Embedder {
     network: Network,
     output: OutputSpec,
+    alignment: AlignmentSpec,
 }
 
 impl Embedder {
@@ -19,15 +20,20 @@ impl Embedder {
         let output = spec.output.clone().ok_or_else(|| {
             Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" is not an embedder", spec.id))
         })?;
-        if spec.alignment.is_none() {
-            return Err(Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" has no alignment", spec.id)));
-        }
-        Ok(Embedder { network, output })
+        let alignment = spec.alignment.clone().ok_or_else(|| {
+            Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" has no alignment", spec.id))
+        })?;
+        Ok(Embedder { network, output, alignment })
     }
 
     /// The underlying network (its manifest entry, mostly).
     pub fn network(&self) -> &Network {
         &self.network
+    }
+
+    /// How faces are cut out for this model by default.
+    pub fn alignment(&self) -> &AlignmentSpec {
+        &self.alignment
     }
 
     /// The embedding of an aligned crop (f32 samples in 0–255).
