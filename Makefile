@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli fixtures demo test test-rust test-web bench eval fuzz clean
+.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval openface-check fuzz clean
 
 setup:
 	tools/setup.sh
@@ -60,9 +60,13 @@ demo: models wasm
 	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
 	node tools/serve.mjs $(PORT)
 
-test: test-rust test-web
+test: test-python test-rust test-web
 
-test-rust: models fixtures
+# The OpenFace converter on random weights; leaves ONNX files in target/openface for test-rust.
+test-python: setup
+	$(PYTHON) -m unittest -v tests/test_openface.py
+
+test-rust: models fixtures test-python
 	cargo test --release
 
 test-web: models wasm cli fixtures
@@ -75,6 +79,17 @@ bench: models wasm
 # The README's accuracy table: every recognition model × alignment × metric on pairs-dev.
 eval: models cli
 	$(PYTHON) tools/eval_table.py $(CLI) ../shared/faces/deepface/pairs-dev.csv
+
+# After converting your own nn4.small2.v1.t7 (README, "OpenFace"): squared L2 distances on
+# OpenFace's example photos next to the ones OpenFace publishes for them.
+OPENFACE_EXAMPLES := ../shared/faces/openface-examples
+openface-check: cli
+	@for pair in "lennon-1 lennon-2 0.763" "clapton-1 clapton-2 0.318" "lennon-1 clapton-1 1.132"; do \
+		set -- $$pair; \
+		d=$$($(CLI) verify $(OPENFACE_EXAMPLES)/$$1.jpg $(OPENFACE_EXAMPLES)/$$2.jpg --model openface-nn4.small2 --json \
+			| $(PYTHON) -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["distance"] ** 2)'); \
+		echo "$$1 – $$2: squared L2 $$d (OpenFace publishes $$3)"; \
+	done
 
 # Coverage-guided fuzzing (libFuzzer, AddressSanitizer) of decode alone, decode → pipeline
 # and gallery import, FUZZ_SECONDS per target. Seeds in fuzz/corpus/ (decode's is a link to

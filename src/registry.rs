@@ -47,7 +47,9 @@ pub struct ModelSpec {
     pub description: String,
     /// File name of the converted ONNX model.
     pub file: String,
-    /// sha256 of that file, hex; loading other bytes is refused.
+    /// sha256 of that file, hex; loading other bytes is refused. Empty for a model whose
+    /// weights the user supplies (OpenFace) until `make models-update` records it: such a
+    /// model is not offered.
     pub sha256: String,
     /// How an image becomes the model's input tensor.
     pub input: InputSpec,
@@ -232,11 +234,25 @@ impl Registry {
         })
     }
 
-    /// The model with this id, which must be of `kind`.
+    /// The models this build offers: all but user-supplied ones not yet converted.
+    pub fn offered(&self) -> Registry {
+        Registry { models: self.models.iter().filter(|m| m.offered()).cloned().collect(), ..self.clone() }
+    }
+
+    /// The offered model with this id, which must be of `kind`.
     pub fn get(&self, id: &str, kind: ModelKind) -> Result<&ModelSpec> {
+        if let Some(spec) = self.models.iter().find(|m| m.id == id && m.kind == kind && !m.offered()) {
+            return Err(Error::new(
+                ErrorKind::UnknownModel,
+                format!(
+                    "model \"{id}\" is not offered by this build: its weights are user-supplied ({}); see the README",
+                    spec.provenance.origin
+                ),
+            ));
+        }
         self.models.iter().find(|m| m.id == id && m.kind == kind).ok_or_else(|| {
             let known: Vec<&str> =
-                self.models.iter().filter(|m| m.kind == kind).map(|m| m.id.as_str()).collect();
+                self.models.iter().filter(|m| m.kind == kind && m.offered()).map(|m| m.id.as_str()).collect();
             Error::new(
                 ErrorKind::UnknownModel,
                 format!("unknown {kind:?} model \"{id}\" (known: {})", known.join(", ")).to_lowercase(),
@@ -246,6 +262,11 @@ impl Registry {
 }
 
 impl ModelSpec {
+    /// Whether this build can load the model: its converted file's hash is recorded.
+    pub fn offered(&self) -> bool {
+        !self.sha256.is_empty()
+    }
+
     /// The threshold for `metric`, or an error naming the metrics this model has.
     pub fn threshold(&self, metric: Metric) -> Result<&Threshold> {
         self.thresholds.get(&metric).ok_or_else(|| {
@@ -276,8 +297,20 @@ mod tests {
                 assert!(embedder.threshold(metric).is_ok(), "{} lacks {metric}", embedder.id);
             }
         }
-        for model in &registry.models {
+        for model in &registry.offered().models {
             assert_eq!(model.sha256.len(), 64, "{} has no sha256", model.id);
+        }
+    }
+
+    #[test]
+    fn user_supplied_models_without_a_hash_are_not_offered() {
+        let registry = Registry::builtin();
+        let openface = registry.models.iter().find(|m| m.id == "openface-nn4.small2").unwrap();
+        if !openface.offered() {
+            let err = registry.get("openface-nn4.small2", ModelKind::Embedder).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnknownModel);
+            assert!(err.to_string().contains("user-supplied"), "{err}");
+            assert!(registry.offered().models.iter().all(|m| m.id != "openface-nn4.small2"));
         }
     }
 

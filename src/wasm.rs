@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use crate::pipeline::compare::Metric;
 use crate::pipeline::gallery;
 use crate::pipeline::decode::{crop_from_rgba, decode, from_rgba};
-use crate::registry::MANIFEST_JSON;
+use crate::registry::Registry;
 use crate::Error;
 
 fn js_error(err: Error) -> JsValue {
@@ -20,10 +20,11 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, JsValue> {
     serde_json::to_string(value).map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
-/// The model manifest this build was made with (JSON): files, sizes, thresholds, provenance.
+/// The models this build offers (the manifest as JSON, without user-supplied models that
+/// were not converted): files, sizes, thresholds, provenance.
 #[wasm_bindgen(js_name = modelManifest)]
 pub fn model_manifest() -> String {
-    MANIFEST_JSON.to_string()
+    serde_json::to_string(&Registry::builtin().offered()).unwrap_or_default()
 }
 
 /// A loaded detector + recognition model.

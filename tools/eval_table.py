@@ -16,7 +16,7 @@ def main() -> None:
     manifest = json.loads((Path(__file__).parent.parent / "models" / "manifest.json").read_text())
     print("| model | alignment | metric | accuracy at threshold | cv accuracy | AUC | TAR@FAR 1e-3 | d′ | failed |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for model in (m for m in manifest["models"] if m["kind"] == "embedder"):
+    for model in (m for m in manifest["models"] if m["kind"] == "embedder" and m["sha256"]):
         default = model["alignment"]["method"]
         for alignment in ALIGNMENTS:
             out = subprocess.run([binary, "eval", "--model", model["id"], "--alignment", alignment,
