@@ -31,6 +31,12 @@ function saveSettings() {
   localStorage.setItem(SETTINGS_KEY, JSON.stringify(values));
 }
 
+/** Say what the page is doing; the progress bar shows only while models load. @param {string} text @param {boolean} loading */
+function showStatus(text, loading = false) {
+  $('status-text').textContent = text;
+  $('loading').hidden = !loading;
+}
+
 /** @param {number} loaded @param {number} total */
 function showProgress(loaded, total) {
   const mb = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -60,15 +66,15 @@ app.verify = new VerifyView($('verify'), app);
 app.camera = new CameraView($('camera'), app);
 app.gallery = new GalleryView($('gallery'), app);
 
-/** @param {FaceVerifier} verifier */
-function showModels(verifier) {
+/** @param {FaceVerifier} verifier @param {string} note said before the models in use */
+function showModels(verifier, note = '') {
   const { models, detector: d, model: m } = /** @type {NonNullable<FaceVerifier['models']>} */ (verifier.models);
   const options = (/** @type {string} */ kind, /** @type {string} */ chosen) =>
     models.filter((spec) => spec.kind === kind).map((spec) => new Option(`${spec.id} — ${spec.description}`, spec.id, false, spec.id === chosen));
   detector.replaceChildren(...options('detector', d.id));
   model.replaceChildren(...options('embedder', m.id));
   status.dataset.testid = 'ready';
-  status.textContent = `Ready: ${d.id} detector, ${m.id} recognition (${m.output.size}-d embeddings).`;
+  showStatus(`${note}Ready: ${d.id} detector, ${m.id} recognition (${m.output.size}-d embeddings).`);
   showThreshold(verifier);
 }
 
@@ -85,7 +91,7 @@ app.ready.then(
     app.gallery.restore();
   },
   (error) => {
-    status.textContent = `Could not load the models: ${error.message}`;
+    showStatus(`Could not load the models: ${error.message}`);
     status.dataset.error = error.name;
   },
 );
@@ -101,14 +107,16 @@ for (const select of [detector, model]) {
   select.addEventListener('change', async () => {
     const verifier = await app.ready;
     delete status.dataset.testid;
-    status.textContent = 'Loading models…';
+    showStatus('Loading models…', true);
+    let note = '';
     try {
       await verifier.reload({ detector: detector.value, model: model.value, onProgress: showProgress });
       await app.gallery.restore();
     } catch (e) {
-      status.textContent = `Could not switch models: ${/** @type {Error} */ (e).message}`;
+      // The worker keeps the models that worked: say so, and show them.
+      note = `Could not switch models (${/** @type {Error} */ (e).message}). `;
     }
-    showModels(verifier);
+    showModels(verifier, note);
     rerun();
   });
 }

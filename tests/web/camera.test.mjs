@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, cameraVideo, enrol, faces, launchChromium, openApp, startServer } from './helpers.mjs';
+import { artifacts, cameraVideo, enrol, faces, launchChromium, openApp, pageErrors, startServer } from './helpers.mjs';
 
 let server;
 let context;
@@ -49,4 +49,8 @@ test('a captured frame verifies against a photo of the same person', async () =>
   assert.equal(await result.getAttribute('data-verified'), 'true');
   await page.click('[data-testid="camera-toggle"]');
   assert.equal(await page.locator('[data-testid="camera-status"]').textContent(), 'Camera off.');
+});
+
+test('the page threw no uncaught errors', () => {
+  assert.deepEqual(pageErrors(page), []);
 });

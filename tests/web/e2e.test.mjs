@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { artifacts, launchChromium, openApp, startServer, verdictFor } from './helpers.mjs';
+import { artifacts, launchChromium, openApp, pageErrors, startServer, verdictFor } from './helpers.mjs';
 
 let server;
 let context;
@@ -136,4 +136,22 @@ test('changing the threshold or metric re-runs the comparison', async () => {
   await page.waitForFunction(() => /cosine distance/.test(document.querySelector('[data-testid="result"]').textContent), null, { timeout: 30_000 });
   assert.equal(await page.locator('[data-testid="result"]').getAttribute('data-verified'), 'true');
   await page.selectOption('[data-testid="metric"]', 'euclidean');
+});
+
+test('another recognition model can be chosen, and user-supplied ones are not offered', async () => {
+  const offered = await page.locator('[data-testid="model"] option').evaluateAll((options) => options.map((o) => o.value));
+  assert.deepEqual(offered.sort(), ['dlib-resnet', 'faceres', 'mobilefacenet']);
+  await page.selectOption('[data-testid="model"]', 'faceres');
+  await page.waitForFunction(() => /faceres recognition \(1024-d/.test(document.querySelector('[data-testid="ready"]')?.textContent ?? ''), null, { timeout: 60_000 });
+  const same = await verdictFor(page, 'img1.jpg', 'img2.jpg', await page.locator('[data-testid="result"]').textContent());
+  assert.equal(same.verified, 'true', same.text);
+  const different = await verdictFor(page, 'img1.jpg', 'img3.jpg', same.text);
+  assert.equal(different.verified, 'false', different.text);
+  console.log(`faceres: ${same.text} | ${different.text}`);
+  await page.selectOption('[data-testid="model"]', 'dlib-resnet');
+  await page.waitForFunction(() => /dlib-resnet recognition/.test(document.querySelector('[data-testid="ready"]')?.textContent ?? ''), null, { timeout: 60_000 });
+});
+
+test('the page threw no uncaught errors', () => {
+  assert.deepEqual(pageErrors(page), []);
 });

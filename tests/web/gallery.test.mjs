@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, enrol, faces, launchChromium, openApp, startServer, verdictFor } from './helpers.mjs';
+import { artifacts, enrol, faces, launchChromium, openApp, pageErrors, startServer, verdictFor } from './helpers.mjs';
 
 let server;
 let context;
@@ -138,4 +138,8 @@ test('with the network cut, a reload still reaches ready, verifies and finds', a
   assert.equal(verdict.verified, 'false');
   assert.equal(await find('img5.jpg'), 'Angelina');
   await page.screenshot({ path: join(artifacts, 'offline.png'), fullPage: true });
+});
+
+test('the page threw no uncaught errors', () => {
+  assert.deepEqual(pageErrors(page), []);
 });

@@ -55,10 +55,23 @@ export async function launchChromium(extraArgs = [], options = {}) {
   });
 }
 
+const uncaught = new WeakMap();
+
+/** Uncaught errors the page has thrown since `openApp`: a test file ends by asserting none. */
+export function pageErrors(page) {
+  return uncaught.get(page) ?? [];
+}
+
 /** Open the demo in `context` and wait until its models are loaded. */
 export async function openApp(context, url) {
   const page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (error) => console.error('page error:', error));
+  if (!uncaught.has(page)) {
+    uncaught.set(page, []);
+    page.on('pageerror', (error) => {
+      console.error('page error:', error);
+      uncaught.get(page).push(String(error));
+    });
+  }
   await page.goto(url);
   await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
   return page;
