@@ -22,7 +22,8 @@ pub const FORMAT: &str = "faceverify-gallery";
 pub const FORMAT_VERSION: u32 = 1;
 /// Longest identity name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
-/// Most embeddings in one gallery (a 1 M × 128 f32 gallery is 512 MB already).
+/// Most embeddings in one gallery (1 M × 128-d is 512 MB of f32 rows plus 148 MB of int8
+/// codes and row facts already).
 pub const MAX_EMBEDDINGS: usize = 1_000_000;
 
 /// One person and the embeddings enrolled for them, as stored in a gallery file.
@@ -46,9 +47,10 @@ struct GalleryFile {
 
 /// A gallery of identities for one recognition model.
 ///
-/// Embeddings live in one flat row-major matrix, so a search is a single pass over
-/// contiguous memory that the compiler vectorises (simd128 in wasm), whatever the number
-/// of identities.
+/// Embeddings live in one flat row-major f32 matrix, and again as int8 codes (a scale per
+/// row). A search reads the codes — a quarter of the bytes — to bound every row's distance,
+/// and reads f32 rows only for identities whose bound could still put them among the
+/// results: exact results at a fraction of the memory traffic, whatever the gallery size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gallery {
     model: String,
@@ -58,11 +60,27 @@ pub struct Gallery {
     index: HashMap<String, usize>,
     /// One embedding per row.
     rows: Vec<f32>,
+    /// The same rows as int8 codes: row ≈ scale · code.
+    codes: Vec<i8>,
+    /// Per-row facts the search needs, in row order.
+    stats: Vec<RowStats>,
     /// The identity (index into `names`) of each row.
     owners: Vec<usize>,
-    /// 1 / ‖row‖ (0 for a zero row, whose cosine is 0 by the metric's convention), so the
-    /// search ranks cosine-family metrics with one multiply per row.
-    inverse_norms: Vec<f32>,
+}
+
+/// What a search needs to know about one row besides its values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RowStats {
+    /// row ≈ scale · code.
+    scale: f32,
+    /// ‖row − scale · code‖: how far the code is from the row.
+    residual: f32,
+    /// ‖scale · code‖.
+    code_norm: f32,
+    /// ‖row‖².
+    squared_norm: f32,
+    /// 1 / ‖row‖ (0 for a zero row, whose cosine is 0 by the metric's convention).
+    inverse_norm: f32,
 }
 
 /// An identity's name and how many embeddings it has.
@@ -100,8 +118,9 @@ impl Gallery {
             names: Vec::new(),
             index: HashMap::new(),
             rows: Vec::new(),
+            codes: Vec::new(),
+            stats: Vec::new(),
             owners: Vec::new(),
-            inverse_norms: Vec::new(),
         }
     }
 
@@ -190,8 +209,7 @@ impl Gallery {
                 self.names.len() - 1
             }
         };
-        let norm = dot(&embedding, &embedding).sqrt();
-        self.inverse_norms.push(if norm > 0.0 { 1.0 / norm } else { 0.0 });
+        self.stats.push(quantize(&embedding, &mut self.codes));
         self.rows.extend_from_slice(&embedding);
         self.owners.push(owner);
         Ok(())
@@ -213,11 +231,14 @@ impl Gallery {
     pub fn remove(&mut self, name: &str) -> bool {
         let Some(gone) = self.index.remove(name) else { return false };
         let mut kept = Gallery { names: std::mem::take(&mut self.names), ..Gallery::new(&self.model, self.embedding_size) };
-        for ((row, &owner), &inverse_norm) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).zip(&self.inverse_norms) {
+        let size = self.embedding_size.max(1);
+        let rows = self.rows.chunks_exact(size).zip(self.codes.chunks_exact(size));
+        for ((row, codes), (&owner, stats)) in rows.zip(self.owners.iter().zip(&self.stats)) {
             if owner != gone {
                 kept.rows.extend_from_slice(row);
+                kept.codes.extend_from_slice(codes);
                 kept.owners.push(owner - (owner > gone) as usize);
-                kept.inverse_norms.push(inverse_norm);
+                kept.stats.push(*stats);
             }
         }
         kept.names.remove(gone);
@@ -232,37 +253,44 @@ impl Gallery {
     }
 
     /// The `limit` identities closest to `probe` (by best distance), closest first. An exact
-    /// search: every embedding is compared.
+    /// search: every embedding is considered.
     ///
-    /// One tight pass ranks every row by a key that orders rows as the metric's distance
-    /// does (squared difference, or the negated cosine); only the `limit` winners then get
-    /// their best and mean distances from [`Metric::distance`], so reported distances are
-    /// exactly those of a pairwise comparison.
+    /// Rows are ranked by a key that orders them as the metric's distance does (squared
+    /// difference, or the negated cosine). A first pass over the int8 codes gives each row's
+    /// key within a proven error bound; identities whose lower bound lies above the
+    /// `limit`-th smallest upper bound cannot be among the results, and only the others'
+    /// f32 rows are read to rank them exactly. The winners then get their best and mean
+    /// distances from [`Metric::distance`], exactly those of a pairwise comparison.
     pub fn find_top(&self, probe: &[f32], metric: Metric, threshold: f32, limit: usize) -> Result<Vec<Match>> {
         self.check_embedding(probe).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let rows = self.rows.chunks_exact(self.embedding_size.max(1));
+        let limit = limit.min(self.names.len());
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = self.candidates(probe, metric, limit);
+        let size = self.embedding_size.max(1);
         let mut best_key = vec![f32::INFINITY; self.names.len()];
-        if metric.uses_dot() {
-            for ((row, &owner), &inverse_norm) in rows.zip(&self.owners).zip(&self.inverse_norms) {
-                best_key[owner] = best_key[owner].min(-dot(probe, row) * inverse_norm);
-            }
-        } else {
-            for (row, &owner) in rows.zip(&self.owners) {
-                best_key[owner] = best_key[owner].min(squared_difference(probe, row));
+        let mut rows_of: HashMap<usize, Vec<&[f32]>> = HashMap::new();
+        for ((row, &owner), stats) in self.rows.chunks_exact(size).zip(&self.owners).zip(&self.stats) {
+            if candidates[owner] {
+                let key = if metric.uses_dot() { -dot(probe, row) * stats.inverse_norm } else { squared_difference(probe, row) };
+                best_key[owner] = best_key[owner].min(key);
+                rows_of.entry(owner).or_default().push(row);
             }
         }
-        let mut ranked: Vec<usize> = (0..self.names.len()).collect();
+        let mut ranked: Vec<usize> = rows_of.keys().copied().collect();
         let by_key = |a: &usize, b: &usize| best_key[*a].total_cmp(&best_key[*b]).then(a.cmp(b));
         if limit < ranked.len() {
             ranked.select_nth_unstable_by(limit, by_key);
             ranked.truncate(limit);
         }
+        // Ties then keep enrolment order, whatever order the map gave.
+        ranked.sort_unstable_by(by_key);
         // Exact distances of the winners' rows.
-        let mut distances: HashMap<usize, Vec<f32>> = ranked.iter().map(|&i| (i, Vec::new())).collect();
-        for (row, owner) in self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners) {
-            if let Some(list) = distances.get_mut(owner) {
-                list.push(metric.distance(probe, row)?);
-            }
+        let mut distances: HashMap<usize, Vec<f32>> = HashMap::new();
+        for &owner in &ranked {
+            let list = rows_of[&owner].iter().map(|row| metric.distance(probe, row)).collect::<Result<Vec<f32>>>()?;
+            distances.insert(owner, list);
         }
         let mut matches: Vec<Match> = ranked
             .into_iter()
@@ -275,6 +303,27 @@ impl Gallery {
             .collect();
         matches.sort_by(|a, b| a.best_distance.total_cmp(&b.best_distance));
         Ok(matches)
+    }
+
+    /// Which identities could be among the `limit` closest to `probe`, from the int8 codes.
+    ///
+    /// With row a ≈ â = s·q and probe p ≈ p̂, |a·p − â·p̂| ≤ ‖a − â‖·‖p‖ + ‖â‖·‖p − p̂‖, so each
+    /// row's key (‖a‖² − 2a·p, the squared difference less the constant ‖p‖², or −a·p / ‖a‖)
+    /// is known to within a bound; a little more covers f32 rounding in both passes.
+    fn candidates(&self, probe: &[f32], metric: Metric, limit: usize) -> Vec<bool> {
+        let probe = Code::of(probe);
+        let mut lower = vec![f32::INFINITY; self.names.len()];
+        let mut upper = vec![f32::INFINITY; self.names.len()];
+        let size = self.embedding_size.max(1);
+        for ((codes, &owner), stats) in self.codes.chunks_exact(size).zip(&self.owners).zip(&self.stats) {
+            let (key, error) = bounded_key(metric, codes, stats, &probe);
+            lower[owner] = lower[owner].min(key - error);
+            upper[owner] = upper[owner].min(key + error);
+        }
+        // The limit-th smallest upper bound: at least `limit` identities are within it.
+        let mut uppers = upper.clone();
+        let (_, &mut cutoff, _) = uppers.select_nth_unstable_by(limit - 1, f32::total_cmp);
+        lower.iter().map(|&l| l <= cutoff).collect()
     }
 
     fn check_embedding(&self, embedding: &[f32]) -> Result<()> {
@@ -309,6 +358,64 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn squared_difference(a: &[f32], b: &[f32]) -> f32 {
     lanes8(a, b, |x, y| (x - y) * (x - y))
+}
+
+/// A probe's int8 code and stats.
+struct Code {
+    codes: Vec<i8>,
+    stats: RowStats,
+    norm: f32,
+}
+
+impl Code {
+    fn of(row: &[f32]) -> Code {
+        let mut codes = Vec::with_capacity(row.len());
+        let stats = quantize(row, &mut codes);
+        Code { codes, stats, norm: stats.squared_norm.sqrt() }
+    }
+}
+
+/// A row's search key from its int8 code, and a bound on how far the true key can be.
+#[inline(always)]
+fn bounded_key(metric: Metric, codes: &[i8], stats: &RowStats, probe: &Code) -> (f32, f32) {
+    let approx_dot = stats.scale * probe.stats.scale * dot_i8(codes, &probe.codes) as f32;
+    let rounding = 1e-5 * (stats.squared_norm + stats.code_norm * probe.norm + probe.stats.squared_norm);
+    let error = stats.residual * probe.norm + stats.code_norm * probe.stats.residual + rounding;
+    if metric.uses_dot() {
+        (-approx_dot * stats.inverse_norm, error * stats.inverse_norm + rounding)
+    } else {
+        (stats.squared_norm - 2.0 * approx_dot, 2.0 * error + rounding)
+    }
+}
+
+/// Append `row`'s int8 code (symmetric, scale = max |x| / 127) to `codes`; return its stats.
+fn quantize(row: &[f32], codes: &mut Vec<i8>) -> RowStats {
+    let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let (mut residual, mut code_norm) = (0f64, 0f64);
+    for &x in row {
+        let code = (x / scale).round().clamp(-127.0, 127.0);
+        codes.push(code as i8);
+        let approx = code as f64 * scale as f64;
+        residual += (x as f64 - approx).powi(2);
+        code_norm += approx * approx;
+    }
+    let squared_norm = dot(row, row);
+    let norm = squared_norm.sqrt();
+    RowStats {
+        scale,
+        residual: residual.sqrt() as f32,
+        code_norm: code_norm.sqrt() as f32,
+        squared_norm,
+        inverse_norm: if norm > 0.0 { 1.0 / norm } else { 0.0 },
+    }
+}
+
+/// Σ aᵢbᵢ of two int8 codes, exactly. Integer sums may be reordered freely, so LLVM
+/// vectorises this plain form (widening multiplies and adds, simd128 in wasm).
+#[inline(always)]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -394,6 +501,95 @@ mod tests {
         again.enroll("ada", vec![0.0, 1.0]).unwrap();
         again.enroll("ada", vec![0.0, 0.8]).unwrap();
         assert_eq!(g, again, "removal leaves the same state as never enrolling");
+    }
+
+    /// Deterministic uniform vectors in ±range/2.
+    fn uniform_rows(count: usize, size: usize, seed: u64, range: impl Fn(usize) -> f32) -> Vec<Vec<f32>> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        (0..count).map(|i| (0..size).map(|_| next() * range(i)).collect()).collect()
+    }
+
+    /// Vectors with very different ranges, zero rows and outliers.
+    fn varied_rows(count: usize, size: usize, seed: u64) -> Vec<Vec<f32>> {
+        uniform_rows(count, size, seed, |i| [1e-3, 0.1, 1.0, 30.0][i % 4])
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut row)| {
+                match i % 7 {
+                    0 => row.iter_mut().for_each(|x| *x = 0.0),
+                    1 => row[i % size] = 50.0,
+                    _ => {}
+                }
+                row
+            })
+            .collect()
+    }
+
+    #[test]
+    fn int8_key_bounds_hold_for_every_row() {
+        let rows = varied_rows(400, 128, 7);
+        for probe in varied_rows(12, 128, 99) {
+            let code = Code::of(&probe);
+            for row in &rows {
+                let mut codes = Vec::new();
+                let stats = quantize(row, &mut codes);
+                for metric in [Metric::Euclidean, Metric::Cosine] {
+                    let (key, error) = bounded_key(metric, &codes, &stats, &code);
+                    let exact_dot: f64 = row.iter().zip(&probe).map(|(&a, &b)| a as f64 * b as f64).sum();
+                    let exact = if metric.uses_dot() {
+                        -exact_dot * stats.inverse_norm as f64
+                    } else {
+                        stats.squared_norm as f64 - 2.0 * exact_dot
+                    };
+                    assert!((key as f64 - exact).abs() <= error as f64, "{metric}: {key} vs {exact} ± {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn int8_filter_keeps_results_exact_and_prunes() {
+        let rows = varied_rows(3000, 128, 3);
+        let mut g = Gallery::new("m", 128);
+        for (i, row) in rows.iter().enumerate() {
+            g.enroll(&format!("p{}", i % 1000), row.clone()).unwrap();
+        }
+        for (n, probe) in varied_rows(6, 128, 11).into_iter().enumerate() {
+            for metric in Metric::ALL {
+                let mut brute: Vec<(f32, usize)> = (0..1000)
+                    .map(|owner| {
+                        let best = (owner..3000).step_by(1000).map(|r| metric.distance(&probe, &rows[r]).unwrap()).fold(f32::INFINITY, f32::min);
+                        (best, owner)
+                    })
+                    .collect();
+                brute.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let found = g.find_top(&probe, metric, 0.5, 5).unwrap();
+                let distances: Vec<f32> = found.iter().map(|m| m.best_distance).collect();
+                let expected: Vec<f32> = brute[..5].iter().map(|b| b.0).collect();
+                assert_eq!(distances, expected, "{metric}, probe {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn int8_filter_prunes_embedding_like_rows() {
+        // Rows of one range, as a model's embeddings are (the benchmark's random gallery).
+        let rows = uniform_rows(5000, 128, 5, |_| 0.2);
+        let mut g = Gallery::new("m", 128);
+        for (i, row) in rows.iter().enumerate() {
+            g.enroll(&format!("p{i}"), row.clone()).unwrap();
+        }
+        for probe in uniform_rows(10, 128, 13, |_| 0.2) {
+            for metric in [Metric::Euclidean, Metric::Cosine] {
+                let left = g.candidates(&probe, metric, 5).iter().filter(|&&c| c).count();
+                println!("{metric}: {left} of {} identities ranked exactly", rows.len());
+                assert!(left < 50, "{metric}: {left} of {} identities left to rank exactly", rows.len());
+            }
+        }
     }
 
     #[test]
