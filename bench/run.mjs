@@ -87,7 +87,8 @@ async function sizes() {
   const manifest = JSON.parse(await readFile(join(root, 'models/manifest.json'), 'utf8'));
   const modelFile = (id) => join(root, 'models/build/onnx', manifest.models.find((m) => m.id === id).file);
   const models = {};
-  for (const m of manifest.models) {
+  // User-supplied models (OpenFace) have no file until converted: they have no hash yet.
+  for (const m of manifest.models.filter((spec) => spec.sha256)) {
     const bytes = await readFile(modelFile(m.id));
     models[m.id] = { bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length };
   }

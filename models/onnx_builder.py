@@ -40,9 +40,16 @@ class GraphBuilder:
         x = self.op("Mul", [x, self.const(scale.astype(np.float32), hint + "_scale")])
         return self.op("Add", [x, self.const(offset.astype(np.float32), hint + "_offset")], hint + "_w")
 
+    def weight(self, values: np.ndarray, hint: str) -> str:
+        """A float weight tensor: float16 arrays stay float16 in the file (half the bytes) and
+        are cast up in the graph, which runtimes fold into a constant at load."""
+        if values.dtype == np.float16:
+            return self.op("Cast", [self.const(values, hint + "_f16")], hint + "_w", to=TensorProto.FLOAT)
+        return self.const(values.astype(np.float32), hint + "_w")
+
     def conv(self, x: str, weight, bias: np.ndarray, hint: str, **attrs) -> str:
-        """ONNX Conv with OIHW weights: a float32 array, or a tensor name (dequantized)."""
-        w = weight if isinstance(weight, str) else self.const(weight.astype(np.float32), hint + "_w")
+        """ONNX Conv with OIHW weights: an array (see `weight`), or a tensor name (dequantized)."""
+        w = weight if isinstance(weight, str) else self.weight(weight, hint)
         b = self.const(bias.astype(np.float32), hint + "_b")
         return self.op("Conv", [x, w, b], hint, **attrs)
 

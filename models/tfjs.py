@@ -28,7 +28,8 @@ class Quantized:
 
 def read_weights(manifest: list, directory: Path, keep_quantized: bool = False) -> dict:
     """Return {name: ndarray} for every tensor in a TF.js weights manifest; with
-    `keep_quantized`, uint8/uint16 tensors come as `Quantized` instead."""
+    `keep_quantized`, uint8/uint16 tensors come as `Quantized` and float16 ones as float16
+    arrays instead, so that a converter can ship the stored bytes."""
     weights = {}
     for group in manifest:
         blob = b"".join((directory / p).read_bytes() for p in group["paths"])
@@ -45,7 +46,7 @@ def read_weights(manifest: list, directory: Path, keep_quantized: bool = False) 
                 weights[spec["name"]] = stored_tensor if keep_quantized else stored_tensor.dequantize()
                 continue
             elif quant:
-                values = raw.astype(np.float32)
+                values = raw.copy() if keep_quantized and quant["dtype"] == "float16" else raw.astype(np.float32)
             else:
                 values = raw.astype(_STORED[spec["dtype"]])
             weights[spec["name"]] = values.reshape(spec["shape"])
@@ -59,7 +60,7 @@ def read_weights_manifest(path: Path, keep_quantized: bool = False) -> dict:
     return read_weights(json.loads(path.read_text()), path.parent, keep_quantized)
 
 
-def read_graph_model(path: Path):
+def read_graph_model(path: Path, keep_quantized: bool = False):
     """human-models style `model.json`: returns (graph nodes, {name: ndarray})."""
     model = json.loads(path.read_text())
-    return model["modelTopology"]["node"], read_weights(model["weightsManifest"], path.parent)
+    return model["modelTopology"]["node"], read_weights(model["weightsManifest"], path.parent, keep_quantized)
