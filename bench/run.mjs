@@ -54,9 +54,13 @@ async function benchPage(server, page) {
   }
 }
 
-/** Page load (cold cache, fresh profile) to the first verdict on the demo page. */
-async function firstVerifyMs(server) {
+/**
+ * Page load (cold cache, fresh profile) to the first verdict on the demo page, split at the
+ * moment the models are ready (wasm compiled, models fetched and optimised by tract).
+ */
+async function firstVerify(server) {
   const samples = [];
+  const readySamples = [];
   for (let i = 0; i < (smoke ? 1 : 3); i++) {
     const context = await launchChromium();
     try {
@@ -64,6 +68,7 @@ async function firstVerifyMs(server) {
       const start = Date.now();
       await page.goto(server.url);
       await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
+      readySamples.push(Date.now() - start);
       await page.setInputFiles('[data-testid="file-a"]', photo);
       await page.setInputFiles('[data-testid="file-b"]', join(faces, 'img2.jpg'));
       await page.waitForSelector('[data-testid="result"][data-verified]', { timeout: 60_000 });
@@ -72,7 +77,7 @@ async function firstVerifyMs(server) {
       await context.close();
     }
   }
-  return median(samples);
+  return { total: median(samples), ready: median(readySamples) };
 }
 
 function nativeTimings() {
@@ -110,7 +115,7 @@ try {
   const ours = await benchPage(server, `?${query}&verifies=${verifies}&search=${searchSizes.join(',')}`);
   const ort = await benchPage(server, `peers.html?runtime=onnxruntime-web&${query}`);
   const faceapi = await benchPage(server, `peers.html?runtime=face-api&${query}`);
-  const first = await firstVerifyMs(server);
+  const first = await firstVerify(server);
   const size = await sizes();
   const figure = (key, nativeValue) => ({
     faceverify_wasm: ours[key], onnxruntime_web: ort[key], faceapi_tfjs_wasm: faceapi[key], faceverify_native: nativeValue,
@@ -129,7 +134,8 @@ try {
     // img1 vs img2 through each runtime's whole pipeline: proof each ran the real thing.
     pair_distance: { faceverify_wasm: ours.memory.distance, onnxruntime_web: ort.pair_distance, faceapi_tfjs_wasm: faceapi.pair_distance },
     faceapi_backend: faceapi.backend,
-    first_verify_ms: first,
+    first_verify_ms: first.total,
+    first_verify_ready_ms: first.ready,
     heap_growth: ours.memory,
     search_ms: ours.search_ms,
     search_1m_ms: ours.search_ms['1000000'] ?? null,
@@ -177,7 +183,7 @@ ${row('model load: parse + optimise (ms)', r.load_ms)}
   ${r.faceapi_backend} uses the same dlib ResNet weights, its TinyFaceDetector (416 px) and tiny
   68-point landmarks; "detect" is each runtime's detector on the frame.
 - Search, exact 1:N (top 5, euclidean) over random 128-d embeddings in wasm: ${Object.entries(r.search_ms).map(([n, ms]) => `${Number(n).toLocaleString('en')}: ${ms.toFixed(2)} ms`).join(' · ')}
-- First verify (page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms
+- First verify (page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms, of which ${r.first_verify_ready_ms} ms until the models are ready (wasm compiled, models fetched and optimised) and the rest the first two photos decoded, detected, aligned and embedded
 - Download: our wasm ${mb(r.wasm_gzip_bytes)} gzipped (${mb(r.wasm_bytes)} raw); onnxruntime-web's wasm ${mb(r.ort_wasm_gzip_bytes)} gzipped;
   default models ${mb(r.models_bytes)} (${Object.entries(r.models).map(([id, m]) => `${id} ${mb(m.bytes)}, ${mb(m.gzip_bytes)} gzipped`).join('; ')})
 - Memory: ${r.heap_growth.verifies} consecutive verifies (two 640×480 JPEGs each) grew JS heap + wasm memory by ${mb(r.heap_growth.heap_growth_bytes)} (wasm ${mb(r.heap_growth.wasm_growth_bytes)}, JS ${mb(r.heap_growth.js_growth_bytes)}); from the 100th verify on: ${mb(r.heap_growth.growth_after_100_bytes ?? 0)}
