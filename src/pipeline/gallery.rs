@@ -412,10 +412,29 @@ fn quantize(row: &[f32], codes: &mut Vec<i8>) -> RowStats {
 }
 
 /// Σ aᵢbᵢ of two int8 codes, exactly. Integer sums may be reordered freely, so LLVM
-/// vectorises this plain form (widening multiplies and adds, simd128 in wasm).
+/// vectorises this plain form natively; wasm gets the explicit version below.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// Σ aᵢbᵢ of two int8 codes with simd128's `i32x4.dot_i16x8_s`: 16 codes per step, where
+/// LLVM's own vectorisation of the plain form widens to i32 before multiplying.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    use core::arch::wasm32::*;
+    let (chunks_a, chunks_b) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(&x, &y)| x as i32 * y as i32).sum();
+    let mut acc = i32x4_splat(0);
+    for (x, y) in chunks_a.zip(chunks_b) {
+        // SAFETY: each chunk is exactly 16 bytes, and wasm loads need no alignment.
+        let (x, y) = unsafe { (v128_load(x.as_ptr().cast()), v128_load(y.as_ptr().cast())) };
+        acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y)));
+        acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y)));
+    }
+    i32x4_extract_lane::<0>(acc) + i32x4_extract_lane::<1>(acc) + i32x4_extract_lane::<2>(acc) + i32x4_extract_lane::<3>(acc) + tail
 }
 
 fn check_name(name: &str) -> Result<()> {

@@ -1,12 +1,13 @@
 // Native vs wasm: the same image gives the same embedding (within 1e-4) from the CLI and
-// from the wasm build run in Node.
+// from the wasm build run in Node; the wasm gallery search (its own simd128 int8 kernel)
+// finds what a brute-force search in JS finds.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { faces, root } from './helpers.mjs';
-import init, { Verifier, modelManifest } from '../../www/pkg/faceverify.js';
+import init, { Gallery, Verifier, modelManifest } from '../../www/pkg/faceverify.js';
 
 const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify');
 
@@ -30,4 +31,30 @@ test('wasm and native embeddings agree within 1e-4', async () => {
   }
   assert.ok(worst <= 1e-4, `max difference ${worst}`);
   verifier.free();
+});
+
+test('wasm gallery search equals a brute-force search', async () => {
+  await init({ module_or_path: await readFile(join(root, 'www/pkg/faceverify_bg.wasm')) });
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 0.4 - 0.2;
+  // 130-d: the kernel's 16-wide steps plus a tail; some rows scaled far up or down.
+  const rows = Array.from({ length: 3000 }, (_, i) => Float32Array.from({ length: 130 }, () => random() * [1, 0.01, 30][i % 3]));
+  const gallery = new Gallery('m', 130);
+  rows.forEach((row, i) => gallery.enroll(`p${i % 1000}`, row));
+  for (const metric of ['euclidean', 'cosine']) {
+    for (let n = 0; n < 5; n++) {
+      const probe = Float32Array.from({ length: 130 }, random);
+      const distance = (row) => {
+        let [dot, aa, bb, sq] = [0, 0, 0, 0];
+        row.forEach((a, i) => { dot += a * probe[i]; aa += a * a; bb += probe[i] * probe[i]; sq += (a - probe[i]) ** 2; });
+        return metric === 'euclidean' ? Math.sqrt(sq) : 1 - dot / Math.sqrt(aa * bb);
+      };
+      const best = new Map();
+      rows.forEach((row, i) => best.set(i % 1000, Math.min(best.get(i % 1000) ?? Infinity, distance(row))));
+      const expected = [...best.values()].sort((a, b) => a - b).slice(0, 5);
+      const found = JSON.parse(gallery.find(probe, metric, 0.5, 5)).map((m) => m.best_distance);
+      found.forEach((d, i) => assert.ok(Math.abs(d - expected[i]) < 1e-4, `${metric} #${i}: ${d} vs ${expected[i]}`));
+    }
+  }
+  gallery.free();
 });
