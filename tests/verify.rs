@@ -115,7 +115,7 @@ fn several_photos_per_identity_report_best_and_mean() {
 fn every_recognition_model_ranks_a_same_pair_closer_than_a_different_one() {
     let dir = crate::root().join("models/build/onnx");
     let registry = faceverify::registry::Registry::builtin();
-    for spec in registry.models.iter().filter(|m| m.kind == ModelKind::Embedder) {
+    for spec in registry.offered().models.iter().filter(|m| m.kind == ModelKind::Embedder) {
         let verifier = Verifier::from_dir(&dir, None, Some(&spec.id)).unwrap();
         let embed = |file: &str| {
             let bytes = std::fs::read(faces_dir().join(file)).unwrap();
