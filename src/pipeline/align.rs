@@ -74,14 +74,14 @@ impl Similarity {
 
 /// Warp `face` out of `image` into the crop the embedder `spec` expects, by `method`.
 pub fn align(image: &RgbImage, face: &Face, spec: &ModelSpec, method: AlignMethod) -> Result<Rgb32FImage> {
-    let crop_size = [spec.input.width as f32, spec.input.height as f32];
+    let (width, height) = (spec.input.width, spec.input.height);
+    let crop_size = [width as f32, height as f32];
     let transform = match method {
         AlignMethod::Similarity => template_fit(face, spec)?,
         AlignMethod::EyeRotation => box_transform(face, eye_angle(face)?, crop_size),
         AlignMethod::Box => box_transform(face, 0.0, crop_size),
     }
     .ok_or_else(|| Error::new(ErrorKind::NoFace, "degenerate face box or keypoints"))?;
-    let (width, height) = (spec.input.width, spec.input.height);
     let (region, origin) = face_region(image, &transform, width, height)
         .ok_or_else(|| Error::new(ErrorKind::NoFace, "the face lies outside the image"))?;
     // The transform moves with the region's origin: p_region = p_image - origin.

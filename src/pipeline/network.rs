@@ -16,9 +16,10 @@ use crate::registry::{ColorOrder, InputSpec, ModelSpec};
 /// operations in the same order, so the weights are bit for bit the ones tract computed.
 /// Chains of any other shape are left to tract.
 fn fold_dequantization(graph: &mut pb::GraphProto) {
-    use std::collections::HashMap;
-    const UINT8: i32 = 2;
-    const FLOAT: i32 = 1;
+    use std::collections::{HashMap, HashSet};
+    use pb::tensor_proto::DataType;
+    const FLOAT: i32 = DataType::Float as i32;
+    let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let consumers = |graph: &pb::GraphProto, name: &str| -> Vec<usize> {
         graph.node.iter().enumerate().filter(|(_, n)| n.input.iter().any(|i| i == name)).map(|(i, _)| i).collect()
     };
@@ -36,16 +37,24 @@ fn fold_dequantization(graph: &mut pb::GraphProto) {
     let mut folded = Vec::new();
     let mut dropped_nodes = Vec::new();
     for (cast_index, cast) in graph.node.iter().enumerate() {
-        let Some(&q) = (cast.op_type == "Cast" && cast.input.len() == 1).then(|| initializer.get(&cast.input[0])).flatten() else {
+        let to_float = cast.attribute.iter().any(|a| a.name == "to" && a.i == FLOAT as i64);
+        let Some(&q) = (cast.op_type == "Cast" && to_float && cast.input.len() == 1).then(|| initializer.get(&cast.input[0])).flatten() else {
             continue;
         };
         let q = &graph.initializer[q];
-        let Some(cast_out) = cast.output.first() else { continue };
+        if q.data_type != DataType::Uint8 as i32 || q.raw_data.is_empty() {
+            continue;
+        }
+        // Intermediate results that are graph outputs, or read twice, must stay.
+        let Some(cast_out) = cast.output.first().filter(|o| !graph_outputs.contains(*o)) else { continue };
         let [mul_index] = consumers(graph, cast_out)[..] else { continue };
         let mul = &graph.node[mul_index];
-        let Some(mul_out) = mul.output.first() else { continue };
+        let Some(mul_out) = mul.output.first().filter(|o| !graph_outputs.contains(*o)) else { continue };
         let [add_index] = consumers(graph, mul_out)[..] else { continue };
         let add = &graph.node[add_index];
+        if mul.op_type != "Mul" || add.op_type != "Add" {
+            continue;
+        }
         let other = |node: &pb::NodeProto, input: &str| -> Option<(Vec<f32>, Vec<i64>)> {
             let [a, b] = &node.input[..] else { return None };
             let name = if a == input { b } else if b == input { a } else { return None };
@@ -57,9 +66,6 @@ fn fold_dequantization(graph: &mut pb::GraphProto) {
         else {
             continue;
         };
-        if q.data_type != UINT8 || mul.op_type != "Mul" || add.op_type != "Add" || q.raw_data.is_empty() {
-            continue;
-        }
         // Per tensor, or per leading axis (output channel): anything else stays with tract.
         let rows = q.dims.first().copied().unwrap_or(1).max(1) as usize;
         let per_channel = |v: &[f32], dims: &[i64]| {
@@ -85,9 +91,8 @@ fn fold_dequantization(graph: &mut pb::GraphProto) {
     }
     graph.initializer.extend(folded);
     // The uint8, scale and offset initializers nobody reads any more.
-    let used: std::collections::HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    let outputs: std::collections::HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
-    graph.initializer.retain(|t| used.contains(&t.name) || outputs.contains(&t.name));
+    let used: HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
+    graph.initializer.retain(|t| used.contains(&t.name) || graph_outputs.contains(&t.name));
 }
 
 /// A model ready to run: the optimised tract plan plus its manifest entry.
@@ -242,10 +247,13 @@ mod tests {
     }
 
     fn node(op: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+        // Casts in these graphs are to float, as the converters write them.
+        let to_float = pb::AttributeProto { name: "to".into(), i: 1, ..Default::default() };
         pb::NodeProto {
             op_type: op.into(),
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.into()],
+            attribute: if op == "Cast" { vec![to_float] } else { Vec::new() },
             ..Default::default()
         }
     }
@@ -295,5 +303,14 @@ mod tests {
         let before = graph.clone();
         fold_dequantization(&mut graph);
         assert_eq!(graph, before);
+        // A per-channel chain, but its Cast is to int32.
+        graph.initializer[1] = floats("scale", &[3, 1], &[1.0, 2.0, 3.0]);
+        graph.node[0].attribute[0].i = 6;
+        let before = graph.clone();
+        fold_dequantization(&mut graph);
+        assert_eq!(graph, before);
+        graph.node[0].attribute[0].i = 1;
+        fold_dequantization(&mut graph);
+        assert_ne!(graph, before, "to float, the same chain folds");
     }
 }
