@@ -287,20 +287,15 @@ impl Gallery {
         // Ties then keep enrolment order, whatever order the map gave.
         ranked.sort_unstable_by(by_key);
         // Exact distances of the winners' rows.
-        let mut distances: HashMap<usize, Vec<f32>> = HashMap::new();
-        for &owner in &ranked {
-            let list = rows_of[&owner].iter().map(|row| metric.distance(probe, row)).collect::<Result<Vec<f32>>>()?;
-            distances.insert(owner, list);
-        }
-        let mut matches: Vec<Match> = ranked
+        let mut matches = ranked
             .into_iter()
             .map(|i| {
-                let list = &distances[&i];
+                let list = rows_of[&i].iter().map(|row| metric.distance(probe, row)).collect::<Result<Vec<f32>>>()?;
                 let best = list.iter().copied().fold(f32::INFINITY, f32::min);
                 let mean = (list.iter().map(|&d| d as f64).sum::<f64>() / list.len() as f64) as f32;
-                Match { name: self.names[i].clone(), best_distance: best, mean_distance: mean, verified: best <= threshold }
+                Ok(Match { name: self.names[i].clone(), best_distance: best, mean_distance: mean, verified: best <= threshold })
             })
-            .collect();
+            .collect::<Result<Vec<Match>>>()?;
         matches.sort_by(|a, b| a.best_distance.total_cmp(&b.best_distance));
         Ok(matches)
     }
