@@ -1,11 +1,12 @@
 //! Native reference timings (`make bench` runs this beside the browser figures):
-//! median ms of detect and embed, and of the whole pipeline on a 640×480 frame.
+//! median ms of detect and embed, and of the whole pipeline on a 640×480 frame, by the
+//! camera path (its detector, upright only) and by the photo path.
 //! usage: cargo bench --bench native -- IMAGE [RUNS]
 
 use std::time::{Duration, Instant};
 
 use faceverify::pipeline::decode::decode;
-use faceverify::Verifier;
+use faceverify::{Source, Verifier};
 use image::imageops::{overlay, resize, FilterType};
 
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -39,13 +40,16 @@ fn main() {
     let (w, h) = ((photo.width() as f32 * scale) as u32, (photo.height() as f32 * scale) as u32);
     let mut frame = image::RgbImage::new(640, 480);
     overlay(&mut frame, &resize(&photo, w, h, FilterType::Triangle), ((640 - w) / 2) as i64, ((480 - h) / 2) as i64);
-    let crop = verifier.analyze(&frame).expect("a face in the frame").aligned;
+    let crop = verifier.analyze(&frame, Source::Camera).expect("a face in the frame").aligned;
 
-    let detect = median_ms(runs, || drop(verifier.detect(&frame)));
+    let detect = median_ms(runs, || drop(verifier.detect(&frame, Source::Camera)));
+    let photo_detect = median_ms(runs, || drop(verifier.detect(&frame, Source::Photo)));
     let embed = median_ms(runs, || drop(verifier.embed_aligned(&crop)));
-    let pipeline = median_ms(runs, || drop(verifier.analyze(&frame)));
+    let pipeline = median_ms(runs, || drop(verifier.analyze(&frame, Source::Camera)));
+    let photo_pipeline = median_ms(runs, || drop(verifier.analyze(&frame, Source::Photo)));
     println!(
         "{}",
-        serde_json::json!({"load_ms": load_ms, "detect_ms": detect, "embed_ms": embed, "pipeline_ms": pipeline, "runs": runs})
+        serde_json::json!({"load_ms": load_ms, "detect_ms": detect, "photo_detect_ms": photo_detect, "embed_ms": embed,
+                           "pipeline_ms": pipeline, "photo_pipeline_ms": photo_pipeline, "runs": runs})
     );
 }

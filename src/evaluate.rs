@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::registry::Calibration;
+
 /// One labelled pair: its distance, or `None` when a face was not found in either image
 /// (such pairs count as wrong, whatever the threshold).
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +20,8 @@ pub struct Scored {
 pub struct Report {
     /// Accuracy at `threshold`.
     pub accuracy: f64,
+    /// Accuracy at `threshold` with same and different pairs weighted equally.
+    pub balanced_accuracy: f64,
     /// The threshold `accuracy` was measured at.
     pub threshold: f32,
     /// The threshold with the best accuracy on all pairs (optimistic).
@@ -53,6 +57,10 @@ pub fn accuracy(pairs: &[Scored], threshold: f32) -> f64 {
 /// sorted distances; among equally good ones the middle of their range is taken, so that a
 /// clean gap between same and different pairs is split down its centre, not at an edge.
 pub fn best_threshold(pairs: &[Scored]) -> f32 {
+    best_by(pairs, accuracy)
+}
+
+fn best_by(pairs: &[Scored], accuracy: fn(&[Scored], f32) -> f64) -> f32 {
     let mut distances: Vec<f32> = pairs.iter().filter_map(|p| p.distance).collect();
     distances.sort_by(f32::total_cmp);
     let mut candidates = vec![distances.first().map_or(0.0, |d| d - 1e-3)];
@@ -70,11 +78,78 @@ pub fn best_threshold(pairs: &[Scored]) -> f32 {
     }
 }
 
+/// Accuracy with both classes weighted equally: (TAR + TRR) / 2, i.e. the accuracy on a
+/// set with as many same as different pairs (LFW's protocol), whatever the mix of `pairs`.
+/// Pairs without a distance count as wrong.
+pub fn balanced_accuracy(pairs: &[Scored], threshold: f32) -> f64 {
+    let rate = |same: bool| {
+        let class: Vec<&Scored> = pairs.iter().filter(|p| p.same == same).collect();
+        let right = class.iter().filter(|p| p.distance.is_some_and(|d| (d <= threshold) == same)).count();
+        if class.is_empty() { 1.0 } else { right as f64 / class.len() as f64 }
+    };
+    (rate(true) + rate(false)) / 2.0
+}
+
+/// The threshold that maximises [`balanced_accuracy`], chosen as [`best_threshold`] chooses
+/// (the middle of the best range): an operating point that does not depend on the share of
+/// same pairs in the data it was chosen on.
+pub fn best_balanced_threshold(pairs: &[Scored]) -> f32 {
+    best_by(pairs, balanced_accuracy)
+}
+
+/// A logistic calibration P(same | d) = σ(a + b·d) fitted by maximum likelihood (Newton's
+/// method) with both classes weighted equally, so that it reads as the probability at even
+/// prior odds; and its Brier score, weighted the same way. `None` without both classes.
+pub fn fit_logistic(pairs: &[Scored]) -> Option<Calibration> {
+    let scored: Vec<(f64, f64)> = pairs.iter().filter_map(|p| p.distance.map(|d| (d as f64, p.same as u8 as f64))).collect();
+    let n_same = scored.iter().filter(|s| s.1 == 1.0).count() as f64;
+    let n_different = scored.len() as f64 - n_same;
+    if n_same == 0.0 || n_different == 0.0 {
+        return None;
+    }
+    let weight = |y: f64| if y == 1.0 { 0.5 / n_same } else { 0.5 / n_different };
+    // Centre and scale the distances so that Newton's steps are well conditioned.
+    let mean = scored.iter().map(|s| s.0).sum::<f64>() / scored.len() as f64;
+    let spread = (scored.iter().map(|s| (s.0 - mean).powi(2)).sum::<f64>() / scored.len() as f64).sqrt().max(1e-12);
+    let (mut a, mut b) = (0.0f64, 0.0f64);
+    for _ in 0..100 {
+        let (mut g, mut h) = ([0.0; 2], [[0.0; 2]; 2]);
+        for &(d, y) in &scored {
+            let x = (d - mean) / spread;
+            let p = 1.0 / (1.0 + (-(a + b * x)).exp());
+            let w = weight(y);
+            g[0] += w * (p - y);
+            g[1] += w * (p - y) * x;
+            let v = w * p * (1.0 - p);
+            h[0][0] += v;
+            h[0][1] += v * x;
+            h[1][1] += v * x * x;
+        }
+        // A small L2 penalty keeps the fit finite on separable data (clean pairs).
+        const RIDGE: f64 = 1e-4;
+        g[0] += RIDGE * a;
+        g[1] += RIDGE * b;
+        h[0][0] += RIDGE;
+        h[1][1] += RIDGE;
+        let det = h[0][0] * h[1][1] - h[0][1] * h[0][1];
+        let (da, db) = ((h[1][1] * g[0] - h[0][1] * g[1]) / det, (h[0][0] * g[1] - h[0][1] * g[0]) / det);
+        a -= da;
+        b -= db;
+        if da.abs() + db.abs() < 1e-10 {
+            break;
+        }
+    }
+    let calibration = Calibration { intercept: a - b * mean / spread, slope: b / spread, brier: 0.0 };
+    let brier = scored.iter().map(|&(d, y)| weight(y) * (calibration.probability(d) - y).powi(2)).sum();
+    (calibration.intercept.is_finite() && calibration.slope.is_finite()).then_some(Calibration { brier, ..calibration })
+}
+
 /// Everything in a [`Report`], with `threshold` the model's configured one.
 pub fn evaluate(pairs: &[Scored], threshold: f32) -> Report {
     let best = best_threshold(pairs);
     Report {
         accuracy: accuracy(pairs, threshold),
+        balanced_accuracy: balanced_accuracy(pairs, threshold),
         threshold,
         best_threshold: best,
         best_accuracy: accuracy(pairs, best),
@@ -240,6 +315,47 @@ mod tests {
         let report = evaluate(&pairs, 0.5);
         assert!((report.accuracy - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(report.n_failed, 1);
+    }
+
+    #[test]
+    fn balanced_accuracy_weighs_classes_equally() {
+        // 1 same pair at 2.5 among 9 different ones at 1..9: rejecting all is 90 % right
+        // but 50 % balanced.
+        let mut pairs = vec![pair(2.5, true)];
+        pairs.extend((1..10).map(|i| pair(i as f32, false)));
+        assert!((accuracy(&pairs, 0.5) - 0.9).abs() < 1e-9);
+        assert!((balanced_accuracy(&pairs, 0.5) - 0.5).abs() < 1e-9);
+        // The balanced operating point accepts the same pair; the plain one rejects all.
+        assert!(best_balanced_threshold(&pairs) >= 2.5);
+        assert!(best_threshold(&pairs) < 1.0);
+    }
+
+    #[test]
+    fn logistic_fit_recovers_a_known_calibration() {
+        // Distances on a grid, labelled by their true probability σ(6 − 10·d) as fractions.
+        let mut pairs = Vec::new();
+        for i in 0..=100 {
+            let d = i as f32 / 100.0;
+            let p = 1.0 / (1.0 + (-(6.0 - 10.0 * d as f64)).exp());
+            let same = (p * 200.0).round() as usize;
+            pairs.extend(std::iter::repeat_n(pair(d, true), same));
+            pairs.extend(std::iter::repeat_n(pair(d, false), 200 - same));
+        }
+        let c = fit_logistic(&pairs).unwrap();
+        // Balanced weighting shifts the intercept by the log of the class ratio.
+        let n_same = pairs.iter().filter(|p| p.same).count() as f64;
+        let shift = (n_same / (pairs.len() as f64 - n_same)).ln();
+        assert!((c.slope + 10.0).abs() < 0.1, "{c:?}");
+        assert!((c.intercept + shift - 6.0).abs() < 0.1, "{c:?}");
+        assert!(c.brier > 0.0 && c.brier < 0.25);
+    }
+
+    #[test]
+    fn logistic_fit_of_separable_pairs_stays_finite() {
+        let pairs = [pair(0.1, true), pair(0.2, true), pair(0.8, false), pair(0.9, false)];
+        let c = fit_logistic(&pairs).unwrap();
+        assert!(c.probability(0.1) > 0.9 && c.probability(0.9) < 0.1, "{c:?}");
+        assert!(fit_logistic(&[pair(0.1, true)]).is_none());
     }
 
     #[test]

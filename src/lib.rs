@@ -32,4 +32,4 @@ mod verifier;
 mod wasm;
 
 pub use error::{Error, ErrorKind, Result};
-pub use verifier::{Analysis, Verification, Verifier};
+pub use verifier::{Analysis, Source, Verification, Verifier};

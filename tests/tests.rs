@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::registry::{ModelKind, Registry};
-use faceverify::{Analysis, Verifier};
+use faceverify::{Analysis, Source, Verifier};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,7 +27,8 @@ pub fn faces_dir() -> PathBuf {
 pub fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
     let registry = Registry::builtin();
     let id = match kind {
-        ModelKind::Detector => &registry.default_detector,
+        ModelKind::Detector => &registry.camera_detector,
+        ModelKind::Landmarker => &registry.default_landmarker,
         ModelKind::Embedder => &registry.default_embedder,
     };
     let spec = registry.get(id, kind).unwrap();
@@ -43,7 +44,7 @@ pub fn verifier() -> &'static Verifier {
 
 pub fn analyze(file: &str) -> Analysis {
     let bytes = std::fs::read(faces_dir().join(file)).unwrap();
-    verifier().analyze(&decode(&bytes).unwrap()).unwrap()
+    verifier().analyze(&decode(&bytes).unwrap(), Source::Photo).unwrap()
 }
 
 pub fn verify(a: &str, b: &str) -> faceverify::Verification {

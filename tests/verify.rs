@@ -3,7 +3,7 @@
 use faceverify::evaluate::{evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
 use faceverify::registry::ModelKind;
-use faceverify::{ErrorKind, Verifier};
+use faceverify::{ErrorKind, Source, Verifier};
 
 use crate::{analyze, faces_dir, model_bytes, verifier, verify};
 
@@ -63,7 +63,7 @@ fn no_face_in_plain_or_noise_images() {
     });
     let tiny = image::RgbImage::new(1, 1);
     for image in [plain, noise, tiny] {
-        let err = verifier().analyze(&image).unwrap_err();
+        let err = verifier().analyze(&image, Source::Photo).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NoFace, "{err}");
     }
 }
@@ -76,13 +76,20 @@ fn embeddings_are_deterministic() {
 #[test]
 fn swapped_model_bytes_are_refused() {
     let (detector_id, detector) = model_bytes(ModelKind::Detector);
+    let (landmarker_id, landmarker) = model_bytes(ModelKind::Landmarker);
     let (embedder_id, embedder) = model_bytes(ModelKind::Embedder);
-    let err = Verifier::load(&detector_id, &embedder, &embedder_id, &detector).err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
+    let load = |d: &[u8], l: &[u8], e: &[u8]| {
+        Verifier::load(&[(detector_id.as_str(), d), (landmarker_id.as_str(), l), (embedder_id.as_str(), e)])
+    };
+    assert!(load(&detector, &landmarker, &embedder).is_ok());
+    for (d, l, e) in [(&embedder, &landmarker, &detector), (&detector, &embedder, &landmarker)] {
+        assert_eq!(load(d, l, e).err().unwrap().kind(), ErrorKind::ModelInvalid);
+    }
     let mut corrupt = embedder.clone();
     corrupt.truncate(1000);
-    let err = Verifier::load(&detector_id, &detector, &embedder_id, &corrupt).err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
+    assert_eq!(load(&detector, &landmarker, &corrupt).err().unwrap().kind(), ErrorKind::ModelInvalid);
+    let err = Verifier::load(&[(detector_id.as_str(), &detector[..]), (embedder_id.as_str(), &embedder[..])]).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "no landmarker: {err}");
 }
 
 #[test]
@@ -119,7 +126,7 @@ fn every_recognition_model_ranks_a_same_pair_closer_than_a_different_one() {
         let verifier = Verifier::from_dir(&dir, None, Some(&spec.id)).unwrap();
         let embed = |file: &str| {
             let bytes = std::fs::read(faces_dir().join(file)).unwrap();
-            verifier.analyze(&faceverify::pipeline::decode::decode(&bytes).unwrap()).unwrap().embedding
+            verifier.analyze(&faceverify::pipeline::decode::decode(&bytes).unwrap(), Source::Photo).unwrap().embedding
         };
         let (a, b, c) = (embed("img1.jpg"), embed("img2.jpg"), embed("img3.jpg"));
         assert_eq!(a.len(), spec.output.as_ref().unwrap().size, "{}", spec.id);

@@ -43,6 +43,20 @@ impl Metric {
         })
     }
 
+    /// The distance under this metric of a pair at cosine distance `cosine`, for the
+    /// metrics that are functions of the angle alone (cosine, euclidean_l2, angular): a
+    /// threshold converted this way gives the same verdict on every pair. `None` for
+    /// euclidean, which depends on the lengths too.
+    pub fn from_cosine(self, cosine: f32) -> Option<f32> {
+        let c = cosine.clamp(0.0, 2.0) as f64;
+        match self {
+            Metric::Cosine => Some(c as f32),
+            Metric::EuclideanL2 => Some((2.0 * c).sqrt() as f32),
+            Metric::Angular => Some(((1.0 - c).acos() / std::f64::consts::PI) as f32),
+            Metric::Euclidean => None,
+        }
+    }
+
     /// Whether the metric is made from the dot product and norms rather than the squared
     /// difference: a search ranks by the one its metric needs.
     pub fn uses_dot(self) -> bool {

@@ -80,58 +80,193 @@ impl Detector {
     /// Wrap a loaded detector network; its manifest must describe a decoder.
     pub fn new(network: Network) -> Result<Detector> {
         let spec = network.spec();
-        let Some(DecoderSpec::Blazeface { anchor_grids, .. }) = &spec.decoder else {
-            return Err(Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" is not a detector", spec.id)));
+        let input = spec.input()?;
+        let anchors = match &spec.decoder {
+            Some(DecoderSpec::Blazeface { anchor_grids, .. }) => anchor_centres(anchor_grids, input.width, input.height),
+            Some(DecoderSpec::Mmod { .. }) => Vec::new(),
+            None => return Err(Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" is not a detector", spec.id))),
         };
-        let anchors = anchor_centres(anchor_grids, spec.input.width, spec.input.height);
         Ok(Detector { network, anchors })
+    }
+
+    /// The underlying network (its manifest entry, mostly).
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// Faces in `image`, best first.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        let whole = BoundingBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
+        self.detect_in(image, &whole)
+    }
+
+    /// Faces in a photo, best first: the whole image with a mirrored margin of
+    /// [`PHOTO_MARGIN`] around it (a face cut by the border is seen whole, and the mirror
+    /// images of faces, centred outside the photo, are dropped), then, for a detector whose
+    /// manifest sets `tile_min`, overlapping tiles of half the photo's longer side (half a tile
+    /// apart) when they are at least that large: a face too small for the detector's input in
+    /// the whole photo is twice as large in a tile.
+    pub fn detect_photo(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        let (width, height) = (image.width() as f32, image.height() as f32);
+        let margin = PHOTO_MARGIN * width.max(height);
+        let extended = BoundingBox { x: -margin, y: -margin, width: width + 2.0 * margin, height: height + 2.0 * margin };
+        let mut faces: Vec<Face> = self
+            .detect_region(image, &extended, true)?
+            .into_iter()
+            .filter(|f| {
+                let (cx, cy) = (f.bbox.x + f.bbox.width / 2.0, f.bbox.y + f.bbox.height / 2.0);
+                let slack = 0.1 * f.bbox.width;
+                cx >= -slack && cy >= -slack && cx <= width + slack && cy <= height + slack
+            })
+            .collect();
+        let tile = (width.max(height) / 2.0).floor();
+        if let Some(DecoderSpec::Blazeface { tile_min: Some(tile_min), .. }) = &self.network.spec().decoder {
+            if tile >= *tile_min as f32 {
+                for (x, y) in tile_origins(width, height, tile) {
+                    faces.extend(self.detect_in(image, &BoundingBox { x, y, width: tile, height: tile })?);
+                }
+            }
+        }
+        Ok(suppress_overlaps(faces, 0.3))
+    }
+
+    /// Faces in `region` of `image` (image pixels; parts outside the image read black),
+    /// the region letterboxed into the detector's input. Coordinates are the image's.
+    pub fn detect_in(&self, image: &RgbImage, region: &BoundingBox) -> Result<Vec<Face>> {
+        self.detect_region(image, region, false)
+    }
+
+    fn detect_region(&self, image: &RgbImage, region: &BoundingBox, mirror: bool) -> Result<Vec<Face>> {
         let spec = self.network.spec();
-        let Some(DecoderSpec::Blazeface { scores, regressors, keypoints, min_score, iou_threshold, .. }) =
-            &spec.decoder
-        else {
-            return Err(Error::new(ErrorKind::ModelInvalid, "detector without decoder"));
-        };
-        let (input_w, input_h) = (spec.input.width, spec.input.height);
-        if image.width() == 0 || image.height() == 0 {
+        let input = spec.input()?;
+        if image.width() == 0 || image.height() == 0 || !(region.area() >= 1.0) {
             return Err(Error::new(ErrorKind::NoFace, "the image is empty"));
         }
-        let letterbox = Letterbox::fit(image.width(), image.height(), input_w, input_h);
-        let outputs = self.network.run(&letterbox.apply(image))?;
-        let n = self.anchors.len();
-        let stride = 4 + 2 * keypoints.len();
-        let logits = output(&outputs, scores, n)?;
-        let values = output(&outputs, regressors, n * stride)?;
-
-        let mut candidates = Vec::new();
-        for (i, (&logit, anchor)) in logits.iter().zip(&self.anchors).enumerate() {
-            let score = sigmoid(logit);
-            if !(score >= *min_score) {
-                continue;
+        let letterbox = Letterbox::fit(region, input.width, input.height);
+        let outputs = self.network.run(&letterbox.apply(image, mirror))?;
+        match &spec.decoder {
+            Some(DecoderSpec::Blazeface { scores, regressors, keypoints, min_score, iou_threshold, .. }) => {
+                let n = self.anchors.len();
+                let stride = 4 + 2 * keypoints.len();
+                let logits = output(&outputs, scores, n)?;
+                let values = output(&outputs, regressors, n * stride)?;
+                let mut candidates = Vec::new();
+                for (i, (&logit, anchor)) in logits.iter().zip(&self.anchors).enumerate() {
+                    let score = sigmoid(logit);
+                    let r = &values[i * stride..(i + 1) * stride];
+                    if !(score >= *min_score) || !r.iter().all(|v| v.is_finite()) {
+                        continue;
+                    }
+                    let (ax, ay) = (anchor[0] * input.width as f32, anchor[1] * input.height as f32);
+                    let (cx, cy) = letterbox.to_image(ax + r[0], ay + r[1]);
+                    let (w, h) = (r[2] / letterbox.scale, r[3] / letterbox.scale);
+                    let bbox = BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h };
+                    let points = keypoints
+                        .iter()
+                        .enumerate()
+                        .map(|(k, name)| {
+                            let (x, y) = letterbox.to_image(ax + r[4 + 2 * k], ay + r[5 + 2 * k]);
+                            Keypoint { name: name.clone(), x, y }
+                        })
+                        .collect();
+                    candidates.push(Face { bbox, score, keypoints: points });
+                }
+                Ok(weighted_nms(candidates, *iou_threshold))
             }
-            let r = &values[i * stride..(i + 1) * stride];
-            if !r.iter().all(|v| v.is_finite()) {
-                continue;
+            Some(DecoderSpec::Mmod { scores, stride, offset, window, min_score, iou_threshold }) => {
+                // A score map of the input cut by the strided convolutions: as many cells as fit.
+                let cells = |size: u32| (0..3).fold(size as i64, |s, _| (s - 5) / 2 + 1).max(0) as usize;
+                let (cols, rows) = (cells(input.width), cells(input.height));
+                let map = output(&outputs, scores, cols * rows)?;
+                let side = *window as f32 / letterbox.scale;
+                let mut faces = Vec::new();
+                for (i, &score) in map.iter().enumerate() {
+                    if !(score > *min_score) {
+                        continue;
+                    }
+                    let (x, y) = ((i % cols) as f32, (i / cols) as f32);
+                    let (cx, cy) = letterbox.to_image(x * *stride as f32 + offset, y * *stride as f32 + offset);
+                    let bbox = BoundingBox { x: cx - side / 2.0, y: cy - side / 2.0, width: side, height: side };
+                    faces.push(Face { bbox, score, keypoints: Vec::new() });
+                }
+                Ok(suppress_overlaps(faces, *iou_threshold))
             }
-            let (ax, ay) = (anchor[0] * input_w as f32, anchor[1] * input_h as f32);
-            let (cx, cy) = letterbox.to_image(ax + r[0], ay + r[1]);
-            let (w, h) = (r[2] / letterbox.scale, r[3] / letterbox.scale);
-            let bbox = BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h };
-            let points = keypoints
-                .iter()
-                .enumerate()
-                .map(|(k, name)| {
-                    let (x, y) = letterbox.to_image(ax + r[4 + 2 * k], ay + r[5 + 2 * k]);
-                    Keypoint { name: name.clone(), x, y }
-                })
-                .collect();
-            candidates.push(Face { bbox, score, keypoints: points });
+            None => Err(Error::new(ErrorKind::ModelInvalid, format!("model \"{}\" is not a detector", spec.id))),
         }
-        Ok(weighted_nms(candidates, *iou_threshold))
     }
+}
+
+/// The mirrored margin around a photo, as a share of its longer side.
+const PHOTO_MARGIN: f32 = 0.1;
+
+/// Top-left corners of square tiles of `tile` pixels covering a `width`×`height` image,
+/// half a tile apart, the last row and column flush with the far edges.
+fn tile_origins(width: f32, height: f32, tile: f32) -> Vec<(f32, f32)> {
+    let starts = |extent: f32| {
+        let mut starts: Vec<f32> = Vec::new();
+        let last = (extent - tile).max(0.0);
+        let mut at = 0.0;
+        while at < last {
+            starts.push(at);
+            at += tile / 2.0;
+        }
+        starts.push(last);
+        starts
+    };
+    let (xs, ys) = (starts(width), starts(height));
+    ys.iter().flat_map(|&y| xs.iter().map(move |&x| (x, y))).collect()
+}
+
+/// A confirming detection must overlap the candidate at least this much.
+const CONFIRM_IOU: f32 = 0.3;
+/// The candidate's box is looked at as this many times the confirming detector's window.
+const CONFIRM_SCALES: [f32; 3] = [1.0, 0.7, 1.4];
+
+impl Detector {
+    /// Look again at a face `candidate` that another detector found: this detector's best
+    /// score for a face overlapping it, looking at a square around the candidate scaled so
+    /// that the face fills the detector's window (for dlib's MMOD net: 200 px input, 80 px
+    /// window, so 2.5 times the face), then [`CONFIRM_SCALES`] times that. `None`: not a
+    /// face to this detector. A second, differently trained opinion rejects the animals and
+    /// patterns that BlazeFace takes for faces (a cat, a coffee cup, a motorbike, a raccoon
+    /// on the shared test images).
+    pub fn confirm(&self, image: &RgbImage, candidate: &Face) -> Result<Option<f32>> {
+        let spec = self.network.spec();
+        let fill = match &spec.decoder {
+            Some(DecoderSpec::Mmod { window, .. }) => spec.input()?.width as f32 / *window as f32,
+            _ => 2.5,
+        };
+        let b = &candidate.bbox;
+        let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
+        // A detector's box is not the face's size to the pixel: the face is tried as the
+        // window's size, then larger and smaller (a face cut by the border, say).
+        for scale in CONFIRM_SCALES {
+            let side = fill * scale * b.width.max(b.height);
+            let region = BoundingBox { x: cx - side / 2.0, y: cy - side / 2.0, width: side, height: side };
+            let best = self
+                .detect_region(image, &region, true)?
+                .into_iter()
+                .filter(|f| f.bbox.iou(b) >= CONFIRM_IOU)
+                .map(|f| f.score)
+                .max_by(f32::total_cmp);
+            if best.is_some() {
+                return Ok(best);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Keep the best-scored of faces that overlap by more than `iou_threshold`, best first.
+pub fn suppress_overlaps(mut faces: Vec<Face>, iou_threshold: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Face> = Vec::new();
+    for face in faces {
+        if kept.iter().all(|k| k.bbox.iou(&face.bbox) <= iou_threshold) {
+            kept.push(face);
+        }
+    }
+    kept
 }
 
 /// Centres of every anchor, normalised to [0, 1], in output order: grid by grid, row by
@@ -190,34 +325,71 @@ fn blend(top: Face, overlapping: Vec<Face>) -> Face {
     merged
 }
 
-/// Scale-to-fit placement of an image inside a model input, and its inverse.
+/// `i` folded into 0..n by mirroring at the ends without repeating the edge (numpy's
+/// "reflect"), repeatedly for indices far outside.
+fn reflect(i: i64, n: i64) -> i64 {
+    if n <= 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let m = i.rem_euclid(period);
+    if m < n { m } else { period - m }
+}
+
+/// Scale-to-fit placement of an image region inside a model input, and its inverse.
 struct Letterbox {
+    /// The region, image pixels.
+    region: BoundingBox,
     scale: f32,
     offset: (f32, f32),
-    size: (u32, u32),
     input: (u32, u32),
 }
 
 impl Letterbox {
-    fn fit(width: u32, height: u32, input_w: u32, input_h: u32) -> Letterbox {
-        let scale = (input_w as f32 / width as f32).min(input_h as f32 / height as f32);
-        let size = (
-            ((width as f32 * scale).round() as u32).clamp(1, input_w),
-            ((height as f32 * scale).round() as u32).clamp(1, input_h),
-        );
-        let offset = ((input_w - size.0) as f32 / 2.0, (input_h - size.1) as f32 / 2.0);
-        Letterbox { scale, offset: (offset.0.floor(), offset.1.floor()), size, input: (input_w, input_h) }
+    fn fit(region: &BoundingBox, input_w: u32, input_h: u32) -> Letterbox {
+        let scale = (input_w as f32 / region.width).min(input_h as f32 / region.height);
+        let (w, h) = ((region.width * scale).round().clamp(1.0, input_w as f32), (region.height * scale).round().clamp(1.0, input_h as f32));
+        let offset = (((input_w as f32 - w) / 2.0).floor(), ((input_h as f32 - h) / 2.0).floor());
+        Letterbox { region: *region, scale, offset, input: (input_w, input_h) }
     }
 
-    fn apply(&self, image: &RgbImage) -> RgbImage {
-        let resized = imageops::resize(image, self.size.0, self.size.1, imageops::FilterType::Triangle);
+    /// The model input: the part of the region inside the image, resized; the rest of the
+    /// region mirrors it when `mirror` (a face cut by the image border is completed by its
+    /// mirror image, as a CNN's reflect padding does), else black.
+    fn apply(&self, image: &RgbImage, mirror: bool) -> RgbImage {
         let mut canvas = RgbImage::new(self.input.0, self.input.1);
-        imageops::replace(&mut canvas, &resized, self.offset.0 as i64, self.offset.1 as i64);
+        let r = &self.region;
+        let (x0, y0) = (r.x.max(0.0).floor(), r.y.max(0.0).floor());
+        let x1 = (r.x + r.width).min(image.width() as f32).ceil();
+        let y1 = (r.y + r.height).min(image.height() as f32).ceil();
+        if x1 <= x0 || y1 <= y0 {
+            return canvas;
+        }
+        let part = imageops::crop_imm(image, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32);
+        let (w, h) = (((x1 - x0) * self.scale).round().max(1.0) as u32, ((y1 - y0) * self.scale).round().max(1.0) as u32);
+        let resized = imageops::resize(&*part, w, h, imageops::FilterType::Triangle);
+        let (dx, dy) = (self.offset.0 + ((x0 - r.x) * self.scale).round(), self.offset.1 + ((y0 - r.y) * self.scale).round());
+        imageops::replace(&mut canvas, &resized, dx as i64, dy as i64);
+        if mirror {
+            // The region's extent in the input, and the pasted part's.
+            let (rx0, ry0) = (self.offset.0 as i64, self.offset.1 as i64);
+            let (rx1, ry1) = (rx0 + (r.width * self.scale).round() as i64, ry0 + (r.height * self.scale).round() as i64);
+            let (px0, py0, pw, ph) = (dx as i64, dy as i64, w as i64, h as i64);
+            for y in ry0.max(0)..ry1.min(self.input.1 as i64) {
+                for x in rx0.max(0)..rx1.min(self.input.0 as i64) {
+                    let (sx, sy) = (px0 + reflect(x - px0, pw), py0 + reflect(y - py0, ph));
+                    if (sx, sy) != (x, y) && sx >= 0 && sy >= 0 && sx < self.input.0 as i64 && sy < self.input.1 as i64 {
+                        let pixel = *canvas.get_pixel(sx as u32, sy as u32);
+                        canvas.put_pixel(x as u32, y as u32, pixel);
+                    }
+                }
+            }
+        }
         canvas
     }
 
     fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
-        ((x - self.offset.0) / self.scale, (y - self.offset.1) / self.scale)
+        ((x - self.offset.0) / self.scale + self.region.x, (y - self.offset.1) / self.scale + self.region.y)
     }
 }
 
@@ -262,9 +434,41 @@ mod tests {
 
     #[test]
     fn letterbox_round_trips() {
-        let lb = Letterbox::fit(400, 200, 256, 256);
-        assert_eq!(lb.size, (256, 128));
+        let whole = BoundingBox { x: 0.0, y: 0.0, width: 400.0, height: 200.0 };
+        let lb = Letterbox::fit(&whole, 256, 256);
+        assert_eq!(lb.offset, (0.0, 64.0));
         let (x, y) = lb.to_image(128.0, 64.0 + lb.offset.1);
         assert!((x - 200.0).abs() < 1e-3 && (y - 100.0).abs() < 1e-3);
+        // A region hanging over the image's top-left corner: its origin maps back to it.
+        let region = BoundingBox { x: -50.0, y: -20.0, width: 100.0, height: 100.0 };
+        let lb = Letterbox::fit(&region, 128, 128);
+        let (x, y) = lb.to_image(0.0, 0.0);
+        assert!((x + 50.0).abs() < 1e-3 && (y + 20.0).abs() < 1e-3);
+        let mut image = RgbImage::new(60, 60);
+        image.put_pixel(0, 0, image::Rgb([255, 255, 255]));
+        // Image pixel (0, 0) lands on input pixel (50, 20) · 1.28 = (64, 25.6), rounded.
+        assert!(lb.apply(&image, false).get_pixel(64, 26)[0] > 0);
+    }
+
+    #[test]
+    fn tiles_cover_the_image_half_a_tile_apart() {
+        assert_eq!(tile_origins(1600.0, 1000.0, 800.0), [
+            (0.0, 0.0), (400.0, 0.0), (800.0, 0.0),
+            (0.0, 200.0), (400.0, 200.0), (800.0, 200.0),
+        ]);
+        assert_eq!(tile_origins(500.0, 500.0, 800.0), [(0.0, 0.0)]);
+    }
+
+    #[test]
+    fn mirror_fill_reflects_without_repeating_the_edge() {
+        assert_eq!((-3..8).map(|i| reflect(i, 4)).collect::<Vec<_>>(), [3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]);
+        // The right half of a region beyond a 2-px-wide image mirrors its columns.
+        let image = RgbImage::from_fn(2, 4, |x, _| image::Rgb([100 * x as u8 + 50, 0, 0]));
+        let region = BoundingBox { x: 0.0, y: 0.0, width: 4.0, height: 4.0 };
+        let input = Letterbox::fit(&region, 4, 4).apply(&image, true);
+        let row: Vec<u8> = (0..4).map(|x| input.get_pixel(x, 1)[0]).collect();
+        assert_eq!(row, [50, 150, 50, 150]);
+        let black = Letterbox::fit(&region, 4, 4).apply(&image, false);
+        assert_eq!(black.get_pixel(3, 1)[0], 0);
     }
 }

@@ -7,4 +7,5 @@ pub mod decode;
 pub mod detect;
 pub mod embed;
 pub mod gallery;
+pub mod landmarks;
 pub mod network;

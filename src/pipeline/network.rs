@@ -107,16 +107,8 @@ impl Network {
     /// manifest are refused: thresholds and preprocessing are only valid for that file.
     pub fn load(spec: &ModelSpec, bytes: &[u8]) -> Result<Network> {
         let invalid = |msg: String| Error::new(ErrorKind::ModelInvalid, format!("model \"{}\": {msg}", spec.id));
-        let digest = hex(&Sha256::digest(bytes));
-        if digest != spec.sha256 {
-            return Err(invalid(format!(
-                "{} bytes with sha256 {digest} do not match the manifest's {} (file {})",
-                bytes.len(),
-                spec.sha256,
-                spec.file
-            )));
-        }
-        let input = &spec.input;
+        check_sha256(spec, bytes)?;
+        let input = spec.input()?;
         let onnx = tract_onnx::onnx();
         let mut proto = onnx
             .proto_model_for_read(&mut std::io::Cursor::new(bytes))
@@ -153,13 +145,32 @@ impl Network {
         T: Primitive + Into<f32>,
         Rgb<T>: Pixel<Subpixel = T>,
     {
-        let input = to_tensor(image, &self.spec.input)?;
+        let input = to_tensor(image, self.spec.input()?)?;
         let outputs = self
             .plan
             .run(tvec!(input.into()))
             .map_err(|e| Error::new(ErrorKind::Inference, format!("model \"{}\" failed: {e}", self.spec.id)))?;
         Ok(self.output_names.iter().cloned().zip(outputs.into_iter().map(|t| t.into_tensor())).collect())
     }
+}
+
+/// Refuse model bytes whose sha256 is not the manifest's: thresholds and preprocessing are
+/// only valid for that file.
+pub fn check_sha256(spec: &ModelSpec, bytes: &[u8]) -> Result<()> {
+    let digest = hex(&Sha256::digest(bytes));
+    if digest == spec.sha256 {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::ModelInvalid,
+        format!(
+            "model \"{}\": {} bytes with sha256 {digest} do not match the manifest's {} (file {})",
+            spec.id,
+            bytes.len(),
+            spec.sha256,
+            spec.file
+        ),
+    ))
 }
 
 /// The named output of `outputs` as f32 values, checked for length.
