@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval openface-check fuzz clean
+.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval reference calibrate openface-check fuzz clean
 
 setup:
 	tools/setup.sh
@@ -48,13 +48,37 @@ cli: $(CLI)
 
 # Every image format and variant the decoder must handle, made from one shared photo, and
 # a video of another for Chromium's fake camera.
+# Labelled pairs of the shared photos, clean and degraded (tests/pairs.py), the group-photo
+# set (tests/groups.py) and photos without faces (tests/negatives.py).
+FACES := ../shared/faces
 FIXTURES := target/fixtures/.made
-$(FIXTURES): tests/fixtures.py tests/camera_y4m.py | setup
-	$(PYTHON) tests/fixtures.py ../shared/faces/deepface/img2.jpg target/fixtures
-	$(PYTHON) tests/camera_y4m.py ../shared/faces/deepface/img5.jpg target/fixtures-web/camera.y4m
+$(FIXTURES): tests/fixtures.py tests/camera_y4m.py tests/pairs.py tests/groups.py tests/negatives.py tests/data/*.csv | setup
+	$(PYTHON) tests/fixtures.py $(FACES)/deepface/img2.jpg target/fixtures
+	$(PYTHON) tests/camera_y4m.py $(FACES)/deepface/img5.jpg target/fixtures-web/camera.y4m
+	$(PYTHON) tests/pairs.py $(FACES) target/pairs
+	$(PYTHON) tests/groups.py $(FACES) target/groups
+	$(PYTHON) tests/negatives.py target/negatives
 	touch $@
 
 fixtures: $(FIXTURES)
+
+PAIRS := $(FACES)/deepface/pairs-dev.csv target/pairs/clean.csv target/pairs/hard.csv
+
+# dlib's own pipeline beside ours on every pair list (tools/reference.py): PyPI
+# face_recognition 1.3.0 on dlib-bin, face_recognition_models from the archive models/ fetched.
+REFERENCE := .venv/reference.installed
+$(REFERENCE): | setup models
+	.venv/bin/pip install -q dlib-bin==20.0.1.post1
+	.venv/bin/pip install -q --no-deps face_recognition==1.3.0 models/build/cache/face_recognition_models-0.3.0.tar.gz
+	touch $@
+
+reference: $(REFERENCE) cli fixtures
+	$(PYTHON) tools/reference.py compare --cli $(CLI) $(addprefix --pairs ,$(PAIRS))
+
+# Each offered recognition model's operating point and confidence calibration, chosen on every
+# labelled pair (written into models/manifest.json; rebuild afterwards).
+calibrate: cli fixtures
+	$(CLI) calibrate --pairs target/pairs/clean.csv --pairs target/pairs/hard.csv
 
 demo: models wasm
 	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
@@ -76,9 +100,10 @@ test-web: models wasm cli fixtures
 bench: models wasm
 	node bench/run.mjs
 
-# The README's accuracy table: every recognition model × alignment × metric on pairs-dev.
-eval: models cli
-	$(PYTHON) tools/eval_table.py $(CLI) ../shared/faces/deepface/pairs-dev.csv
+# The accuracy tables of docs/accuracy.md: every recognition model × alignment × metric on
+# each pair list.
+eval: models cli fixtures
+	$(PYTHON) tools/eval_table.py $(CLI) $(PAIRS)
 
 # After converting your own nn4.small2.v1.t7 (README, "OpenFace"): squared L2 distances on
 # OpenFace's example photos next to the ones OpenFace publishes for them.

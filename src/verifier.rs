@@ -15,8 +15,9 @@ use crate::registry::{AlignMethod, DecoderSpec, ModelKind, ModelSpec, Registry};
 /// Where an image comes from, which decides how faces are looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// A photo: the photo detector (finds small and distant faces), and when nothing
-    /// plausible is found upright, the image turned by 90°, 270° and 180°.
+    /// A photo: every detector (small and distant faces, faces cut by the border), each face
+    /// confirmed by the face check, and when nothing plausible is found upright, the image
+    /// turned by 90°, 180° and 270° (the turn with the best face wins).
     Photo,
     /// A live camera frame: the camera detector (the fastest, for near faces), upright only.
     Camera,
@@ -205,15 +206,19 @@ impl Verifier {
         if source == Source::Camera || upright.iter().any(|f| plausible(f)) {
             return Ok((0, upright.into_iter().filter(plausible).collect()));
         }
-        for turn in [90, 270, 180] {
+        // A face turned by 90° can pass for an upright one under the wrong turn too: the
+        // turn whose best face scores highest wins.
+        let mut best: Option<(u16, Vec<Face>, f32)> = None;
+        for turn in [90, 180, 270] {
             let turned = turn_image(image, turn);
             let faces: Vec<Face> = self.faces(&turned, source)?.into_iter().filter(plausible).collect();
-            if !faces.is_empty() {
+            let score = faces.iter().map(|f| f.score).fold(f32::NEG_INFINITY, f32::max);
+            if !faces.is_empty() && best.as_ref().is_none_or(|b| score > b.2) {
                 let (w, h) = (turned.width(), turned.height());
-                return Ok((turn, faces.iter().map(|f| turn_face(f, 360 - turn, w, h)).collect()));
+                best = Some((turn, faces.iter().map(|f| turn_face(f, 360 - turn, w, h)).collect(), score));
             }
         }
-        Ok((0, Vec::new()))
+        Ok(best.map_or((0, Vec::new()), |(turn, faces, _)| (turn, faces)))
     }
 
     /// Faces with landmarks. Camera frames: the camera detector's faces. Photos: every
@@ -272,16 +277,18 @@ impl Verifier {
 /// Detections of two detectors overlapping this much are one face.
 const MERGE_IOU: f32 = 0.3;
 
-/// Whether a detection looks like an upright face: eyes side by side with the subject's
-/// right eye on the image's left, nose below the eyes and mouth below the nose. A face
-/// turned by 90° or more, or a pattern that is not a face, fails.
+/// Whether a detection looks like an upright face: the subject's right eye on the image's
+/// left, the eyes' line within 45° of level, and the mouth below the eyes within 45° of
+/// straight down. A face turned by 90° or more, or a pattern that is not a face, fails.
 fn plausible(face: &Face) -> bool {
     let point = |name: &str| face.keypoints.iter().find(|k| k.name == name).map(|k| (k.x, k.y));
-    let (Some(right), Some(left), Some(nose), Some(mouth)) = (point("right_eye"), point("left_eye"), point("nose"), point("mouth")) else {
+    let (Some(right), Some(left), Some(mouth)) = (point("right_eye"), point("left_eye"), point("mouth")) else {
         return false;
     };
-    let eyes_y = (right.1 + left.1) / 2.0;
-    left.0 > right.0 && nose.1 > eyes_y && mouth.1 > nose.1
+    let eyes = (left.0 - right.0, left.1 - right.1);
+    let middle = ((left.0 + right.0) / 2.0, (left.1 + right.1) / 2.0);
+    let down = (mouth.0 - middle.0, mouth.1 - middle.1);
+    eyes.0 > eyes.1.abs() && down.1 > down.0.abs()
 }
 
 /// `image` turned clockwise by `degrees` (90, 180 or 270).

@@ -2,6 +2,7 @@
 //! `make test` builds the models and the format fixtures first; photos can be pointed
 //! elsewhere with FACEVERIFY_FACES, fixtures with FACEVERIFY_FIXTURES.
 
+mod accuracy;
 mod openface;
 mod robustness;
 mod verify;

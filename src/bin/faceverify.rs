@@ -309,23 +309,25 @@ fn read_pairs(path: &Path) -> Result<Vec<(String, String, bool)>> {
 
 /// Labelled pairs with the embedding (or the error) of every image they name.
 struct LabelledPairs {
+    /// The pair lists' file names, and all of them joined by " + ".
+    lists: Vec<String>,
     source: String,
     model: ModelSpec,
     alignment: AlignMethod,
-    /// Image paths (as resolved) and the label.
-    rows: Vec<(PathBuf, PathBuf, bool)>,
+    /// Image paths (as resolved), the label, and the index of the list the pair is from.
+    rows: Vec<(PathBuf, PathBuf, bool, usize)>,
     embeddings: HashMap<PathBuf, std::result::Result<Vec<f32>, String>>,
 }
 
 impl LabelledPairs {
     fn embed(verifier: &Verifier, lists: &[PathBuf], root: Option<PathBuf>) -> Result<LabelledPairs> {
         let mut rows = Vec::new();
-        for list in lists {
+        for (i, list) in lists.iter().enumerate() {
             let dir = root.clone().unwrap_or_else(|| list.parent().unwrap_or(Path::new(".")).to_path_buf());
-            rows.extend(read_pairs(list)?.into_iter().map(|(x, y, same)| (dir.join(x), dir.join(y), same)));
+            rows.extend(read_pairs(list)?.into_iter().map(|(x, y, same)| (dir.join(x), dir.join(y), same, i)));
         }
         let mut embeddings = HashMap::new();
-        for (x, y, _) in &rows {
+        for (x, y, _, _) in &rows {
             for file in [x, y] {
                 if !embeddings.contains_key(file) {
                     let result = analyze(verifier, file).map(|a| a.embedding).map_err(|e| e.to_string());
@@ -336,6 +338,7 @@ impl LabelledPairs {
         let names: Vec<String> = lists.iter().map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
         Ok(LabelledPairs {
             source: names.join(" + "),
+            lists: names,
             model: verifier.embedder_spec().clone(),
             alignment: verifier.alignment(),
             rows,
@@ -344,9 +347,15 @@ impl LabelledPairs {
     }
 
     fn scored(&self, metric: Metric) -> Vec<Scored> {
+        self.scored_in(metric, None)
+    }
+
+    /// The pairs of list `list` (all lists when `None`), scored by `metric`.
+    fn scored_in(&self, metric: Metric, list: Option<usize>) -> Vec<Scored> {
         self.rows
             .iter()
-            .map(|(x, y, same)| {
+            .filter(|row| list.is_none_or(|l| row.3 == l))
+            .map(|(x, y, same, _)| {
                 let distance = match (&self.embeddings[x], &self.embeddings[y]) {
                     (Ok(a), Ok(b)) => metric.distance(a, b).ok(),
                     _ => None,
@@ -371,7 +380,7 @@ impl LabelledPairs {
         header.extend(Metric::ALL.iter().map(|m| m.to_string()));
         writer.write_record(&header).map_err(|e| bad(e.to_string()))?;
         let scored: Vec<Vec<Scored>> = Metric::ALL.iter().map(|&m| self.scored(m)).collect();
-        for (i, (x, y, same)) in self.rows.iter().enumerate() {
+        for (i, (x, y, same, _)) in self.rows.iter().enumerate() {
             let mut record = vec![x.display().to_string(), y.display().to_string(), (*same as u8).to_string()];
             record.extend(scored.iter().map(|s| s[i].distance.map(|d| d.to_string()).unwrap_or_default()));
             writer.write_record(&record).map_err(|e| bad(e.to_string()))?;
@@ -380,47 +389,50 @@ impl LabelledPairs {
     }
 }
 
+/// Reports per pair list (and pooled, for several), per metric; text or one JSON object
+/// `{model, alignment, lists: {name: {metric: report}}, failed}`.
 fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_json: bool) -> Result<ExitCode> {
-    let mut reports = serde_json::Map::new();
-    for metric in metrics {
-        let threshold = pairs.model.threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
-        let scored = pairs.scored(*metric);
-        let report = evaluate(&scored, threshold);
-        if let Some(path) = roc_path {
-            let path = match metrics {
-                [_] => path.to_path_buf(),
-                _ => path.with_file_name(format!(
-                    "{}-{metric}.svg",
-                    path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default()
-                )),
-            };
-            let title = format!("{} · {} · {metric} · {} · AUC {:.4}", pairs.model.id, pairs.alignment, pairs.source, report.auc);
-            std::fs::write(&path, roc_svg(&roc(&scored), &title)).map_err(|e| {
-                Error::new(ErrorKind::InvalidInput, format!("cannot write \"{}\": {e}", path.display()))
-            })?;
-        }
+    let mut groups: Vec<(String, Option<usize>)> = pairs.lists.iter().enumerate().map(|(i, name)| (name.clone(), Some(i))).collect();
+    if pairs.lists.len() > 1 {
+        groups.push((pairs.source.clone(), None));
+    }
+    let mut lists = serde_json::Map::new();
+    for (name, list) in &groups {
+        let mut reports = serde_json::Map::new();
         if !as_json {
-            println!(
-                "{:<13} accuracy {:.4} at {:.4} · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · d′ {:.2} · {} pairs, {} failed",
-                metric.to_string(), report.accuracy, report.threshold, report.best_accuracy, report.best_threshold,
-                report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.d_prime, report.n_pairs, report.n_failed
-            );
+            println!("{name}:");
         }
-        reports.insert(metric.to_string(), serde_json::to_value(report).unwrap_or_default());
+        for metric in metrics {
+            let threshold = pairs.model.threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
+            let scored = pairs.scored_in(*metric, *list);
+            let report = evaluate(&scored, threshold);
+            if let (Some(path), None) = (roc_path, list) {
+                let path = match metrics {
+                    [_] => path.to_path_buf(),
+                    _ => path.with_file_name(format!(
+                        "{}-{metric}.svg",
+                        path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default()
+                    )),
+                };
+                let title = format!("{} · {} · {metric} · {name} · AUC {:.4}", pairs.model.id, pairs.alignment, report.auc);
+                std::fs::write(&path, roc_svg(&roc(&scored), &title)).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("cannot write \"{}\": {e}", path.display()))
+                })?;
+            }
+            if !as_json {
+                println!(
+                    "  {:<13} accuracy {:.4} at {:.4} (balanced {:.4}) · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · d′ {:.2} · {} pairs, {} failed",
+                    metric.to_string(), report.accuracy, report.threshold, report.balanced_accuracy, report.best_accuracy,
+                    report.best_threshold, report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.d_prime,
+                    report.n_pairs, report.n_failed
+                );
+            }
+            reports.insert(metric.to_string(), serde_json::to_value(report).unwrap_or_default());
+        }
+        lists.insert(name.clone(), serde_json::Value::Object(reports));
     }
     if as_json {
-        let out = match (metrics, reports.values().next()) {
-            ([metric], Some(single)) => {
-                let mut single = single.clone();
-                single["metric"] = json!(metric);
-                single["model"] = json!(pairs.model.id);
-                single["alignment"] = json!(pairs.alignment);
-                single["failed"] = json!(pairs.failed());
-                single
-            }
-            _ => json!({"model": pairs.model.id, "alignment": pairs.alignment, "metrics": reports, "failed": pairs.failed()}),
-        };
-        println!("{out}");
+        println!("{}", json!({"model": pairs.model.id, "alignment": pairs.alignment, "lists": lists, "failed": pairs.failed()}));
     } else {
         for f in pairs.failed() {
             println!("failed: {f}");
