@@ -1,7 +1,8 @@
 // @ts-check
 // Browser timings of the wasm core, on the main thread (the demo runs the same code in a
-// worker): detect, embed, the whole pipeline, 1:N search, model load and memory growth.
-import init, { Gallery, Verifier, modelManifest } from '../pkg/faceverify.js';
+// worker): detect, embed, the whole pipeline by the camera path and by the photo path, 1:N
+// search, model load and memory growth.
+import init, { Gallery, Verifier, modelSet } from '../pkg/faceverify.js';
 import { frames, medianMs, report } from './timing.js';
 
 const params = new URLSearchParams(location.search);
@@ -72,13 +73,12 @@ async function searchTimings() {
 
 async function main() {
   const { memory } = await init();
-  const manifest = JSON.parse(modelManifest());
-  const spec = (/** @type {string} */ id) => manifest.models.find((/** @type {any} */ m) => m.id === id);
-  const [detector, model] = [spec(manifest.default_detector), spec(manifest.default_embedder)];
+  const specs = JSON.parse(modelSet());
+  const model = specs.find((/** @type {any} */ m) => m.kind === 'embedder');
   const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../models/${m.file}`)).arrayBuffer());
-  const [detectorBytes, modelBytes] = [await bytes(detector), await bytes(model)];
+  const files = await Promise.all(specs.map(bytes));
   const loadStart = performance.now();
-  const verifier = new Verifier(detector.id, detectorBytes, model.id, modelBytes);
+  const verifier = new Verifier(specs.map((/** @type {any} */ m) => m.id), files);
   const loadMs = performance.now() - loadStart;
 
   const pair = await frames('photo.jpg', 'photo2.jpg');
@@ -88,13 +88,18 @@ async function main() {
   const [w, h] = [model.input.width, model.input.height];
   const crop = ctx.getImageData(320 - w / 2, 240 - h / 2, w, h).data;
 
-  const detectMs = await medianMs(() => verifier.detectRgba(frame, 640, 480));
+  const detectMs = await medianMs(() => verifier.detectRgba(frame, 640, 480, true));
+  const photoDetectMs = await medianMs(() => verifier.detectRgba(frame, 640, 480, false));
   const embedMs = await medianMs(() => verifier.embedAligned(crop, w, h));
-  const pipelineMs = await medianMs(() => verifier.analyzeRgba(frame, 640, 480));
+  const pipelineMs = await medianMs(() => verifier.analyzeRgba(frame, 640, 480, true));
+  const photoPipelineMs = await medianMs(() => verifier.analyzeRgba(frame, 640, 480, false));
   const memoryResult = await heapGrowth(verifier, memory, pair);
   verifier.free();
   const searchMs = await searchTimings();
-  return { load_ms: loadMs, detect_ms: detectMs, embed_ms: embedMs, pipeline_ms: pipelineMs, memory: memoryResult, search_ms: searchMs };
+  return {
+    load_ms: loadMs, detect_ms: detectMs, photo_detect_ms: photoDetectMs, embed_ms: embedMs, pipeline_ms: pipelineMs,
+    photo_pipeline_ms: photoPipelineMs, memory: memoryResult, search_ms: searchMs,
+  };
 }
 
 report(main);

@@ -54,7 +54,7 @@ async function onnxruntimeWeb() {
   ort.env.wasm.numThreads = 1; // as faceverify
   const manifest = await (await fetch('manifest.json')).json();
   const spec = (/** @type {string} */ id) => manifest.models.find((/** @type {any} */ m) => m.id === id);
-  const [detector, model] = [spec(manifest.default_detector), spec(manifest.default_embedder)];
+  const [detector, model] = [spec(manifest.camera_detector), spec(manifest.default_embedder)];
   const bytes = await Promise.all([detector, model].map(async (m) => new Uint8Array(await (await fetch(`../models/${m.file}`)).arrayBuffer())));
   const loadStart = performance.now();
   const [detectorSession, modelSession] = await Promise.all(bytes.map((b) => ort.InferenceSession.create(b, { executionProviders: ['wasm'] })));
@@ -101,7 +101,9 @@ async function onnxruntimeWeb() {
       ]),
     );
   };
-  const template = Object.entries(model.alignment.template);
+  // BlazeFace's points where dlib's chip puts them (150 px, padding 0.25; faceverify's own
+  // template before it used dlib's landmarks): what a page without a landmark model aligns to.
+  const template = Object.entries({ right_eye: [47.549, 46.599], left_eye: [100.476, 46.599], nose: [74.013, 76.563], mouth: [74.013, 105.857] });
   const aligned = canvas2d(model.input.width, model.input.height);
   /** @param {HTMLCanvasElement} frame @param {Record<string, number[]>} keypoints */
   const align = (frame, keypoints) => {

@@ -55,7 +55,7 @@ threshold.value = saved.threshold ?? '';
 
 /** @type {App} */
 const app = /** @type {any} */ ({
-  ready: FaceVerifier.load({ detector: saved.detector, model: saved.model, onProgress: showProgress }).catch(async (error) => {
+  ready: FaceVerifier.load({ detector: saved.detector || undefined, model: saved.model, onProgress: showProgress }).catch(async (error) => {
     // Settings naming a model this build no longer has: fall back to the defaults.
     if (error.name !== 'UNKNOWN_MODEL') throw error;
     return FaceVerifier.load({ onProgress: showProgress });
@@ -68,13 +68,18 @@ app.gallery = new GalleryView($('gallery'), app);
 
 /** @param {FaceVerifier} verifier @param {string} note said before the models in use */
 function showModels(verifier, note = '') {
-  const { models, detector: d, model: m } = /** @type {NonNullable<FaceVerifier['models']>} */ (verifier.models);
-  const options = (/** @type {string} */ kind, /** @type {string} */ chosen) =>
-    models.filter((spec) => spec.kind === kind).map((spec) => new Option(`${spec.id} — ${spec.description}`, spec.id, false, spec.id === chosen));
-  detector.replaceChildren(...options('detector', d.id));
-  model.replaceChildren(...options('embedder', m.id));
+  const { models, detectors, detector: d, model: m } = /** @type {NonNullable<FaceVerifier['models']>} */ (verifier.models);
+  const options = (/** @type {any[]} */ specs, /** @type {string | null} */ chosen) =>
+    specs.map((spec) => new Option(`${spec.id} — ${spec.description}`, spec.id, false, spec.id === chosen));
+  const keypointDetectors = models.filter((spec) => spec.kind === 'detector' && spec.decoder.type === 'blazeface');
+  detector.replaceChildren(
+    new Option('all (default): every face in photos, the fast one for the camera', '', false, d === null),
+    ...options(keypointDetectors, d),
+  );
+  model.replaceChildren(...options(models.filter((spec) => spec.kind === 'embedder'), m.id));
   status.dataset.testid = 'ready';
-  showStatus(`${note}Ready: ${d.id} detector, ${m.id} recognition (${m.output.size}-d embeddings).`);
+  const used = detectors.map((/** @type {any} */ spec) => spec.id).join(' + ');
+  showStatus(`${note}Ready: ${used} detection, ${m.id} recognition (${m.output.size}-d embeddings).`);
   showThreshold(verifier);
 }
 
@@ -110,7 +115,7 @@ for (const select of [detector, model]) {
     showStatus('Loading models…', true);
     let note = '';
     try {
-      await verifier.reload({ detector: detector.value, model: model.value, onProgress: showProgress });
+      await verifier.reload({ detector: detector.value || undefined, model: model.value, onProgress: showProgress });
       await app.gallery.restore();
     } catch (e) {
       // The worker keeps the models that worked: say so, and show them.

@@ -119,12 +119,12 @@ export class CameraView {
       try {
         if (embedNext) {
           // analyze detects too, so a frame that embeds costs no extra detection.
-          const analysis = await verifier.analyze(bitmap);
+          const analysis = await verifier.analyze(bitmap, { camera: true });
           [faces, chosen] = [analysis.faces, analysis.chosen];
           [match = null] = await verifier.gallery.find(analysis.embedding, { ...this.#app.options(), limit: 1 });
           [embeddedBox, sinceEmbedding] = [faces[chosen].box, 0];
         } else {
-          faces = await verifier.detect(bitmap);
+          faces = await verifier.detect(bitmap, { camera: true });
           chosen = faces.length ? largest(faces) : -1;
         }
       } catch (e) {

@@ -17,8 +17,15 @@
  * @typedef {{name: string, x: number, y: number}} Keypoint
  * @typedef {{box: Box, score: number, keypoints: Keypoint[]}} Face
  * @typedef {{width: number, height: number, rgba: Uint8Array}} Crop
- * @typedef {{faces: Face[], chosen: number, embedding: number[], aligned: Crop}} Analysis
- * @typedef {{verified: boolean, distance: number, threshold: number, metric: string, model: string}} Verdict
+ * @typedef {{faces: Face[], chosen: number, rotation: number, embedding: number[], aligned: Crop}} Analysis
+ *   rotation: degrees the photo was turned clockwise to find its faces upright (0 unless no
+ *   upright face was found); boxes and keypoints are in the image's own pixels either way.
+ * @typedef {{verified: boolean, distance: number, threshold: number, confidence: number | null,
+ *            metric: string, model: string}} Verdict
+ *   confidence: P(same person | distance) at even prior odds, from the model's calibration.
+ * @typedef {{camera?: boolean}} SourceOptions
+ *   camera: a live camera frame (the fast detector alone, upright only) rather than a photo
+ *   (every detector, small and border-cut faces, a face check, turned photos).
  * @typedef {{name: string, best_distance: number, mean_distance: number, verified: boolean}} Match
  * @typedef {{identities: {name: string, count: number}[], json: string}} GalleryState
  * @typedef {{metric?: string, threshold?: number}} CompareOptions
@@ -31,10 +38,10 @@ export class FaceVerifier {
   #nextId = 1;
   #baseUrl = '';
   /**
-   * The loaded detector and recognition model (manifest entries) and every model the
-   * manifest offers.
+   * The loaded detectors and recognition model (manifest entries), the detector asked for
+   * (null: the default set), and every model the manifest offers.
    */
-  models = /** @type {{detector: any, model: any, models: any[]} | null} */ (null);
+  models = /** @type {{detectors: any[], detector: string | null, model: any, models: any[]} | null} */ (null);
   /** The recognition model's gallery, kept in the worker (see {@link GalleryClient}). */
   gallery = new GalleryClient((request) => this.#call({ type: 'gallery', ...request }));
 
@@ -55,8 +62,9 @@ export class FaceVerifier {
    * Start the worker and load the models.
    * @param {{baseUrl?: string | URL, detector?: string, model?: string,
    *          onProgress?: (loaded: number, total: number) => void}} [options]
-   *   baseUrl: where `models/` is served (default: this module's folder); detector and
-   *   model: manifest ids (default: the manifest's defaults).
+   *   baseUrl: where `models/` is served (default: this module's folder); detector: one
+   *   detector for everything instead of the default set; model: the recognition model
+   *   (manifest ids; default: the manifest's defaults).
    */
   static async load(options = {}) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -109,21 +117,24 @@ export class FaceVerifier {
    * Detect all faces; align and embed the largest. An `ImageBitmap` is transferred
    * (unusable afterwards).
    * @param {ImageInput} image
+   * @param {SourceOptions} [options]
    * @returns {Promise<Analysis>}
    */
-  async analyze(image) {
+  async analyze(image, { camera = false } = {}) {
     const [message, transfer] = await FaceVerifier.#message(image);
-    return this.#call({ type: 'analyze', image: message }, transfer);
+    return this.#call({ type: 'analyze', image: message, camera }, transfer);
   }
 
   /**
-   * Every face, best score first (no embedding: cheap enough for every video frame).
+   * Every face with its landmarks, best score first (no embedding: with `camera`, cheap
+   * enough for every video frame).
    * @param {ImageInput} image
+   * @param {SourceOptions} [options]
    * @returns {Promise<Face[]>}
    */
-  async detect(image) {
+  async detect(image, { camera = false } = {}) {
     const [message, transfer] = await FaceVerifier.#message(image);
-    return this.#call({ type: 'detect', image: message }, transfer);
+    return this.#call({ type: 'detect', image: message, camera }, transfer);
   }
 
   /**

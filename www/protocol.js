@@ -7,8 +7,8 @@
  * @typedef {ArrayBuffer | ImageBitmap | {pixels: ArrayBuffer, width: number, height: number}} Image
  *
  * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string}} LoadRequest
- * @typedef {{id: number, type: 'analyze', image: Image}} AnalyzeRequest
- * @typedef {{id: number, type: 'detect', image: Image}} DetectRequest
+ * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean}} AnalyzeRequest
+ * @typedef {{id: number, type: 'detect', image: Image, camera?: boolean}} DetectRequest
  * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number}} VerifyRequest
  * @typedef {{id: number, type: 'gallery'} & (
  *   {op: 'state' | 'clear'} |

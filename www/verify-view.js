@@ -6,6 +6,13 @@ import { acceptPhotos, bitmapOf } from './photo-input.js';
 
 const NAMES = ['First', 'Second'];
 
+/** A probability as a percentage that never rounds a doubt away: 99.96 % is "> 99.9 %". @param {number} p */
+function percent(p) {
+  if (p > 0.999) return '> 99.9 %';
+  if (p < 0.001) return '< 0.1 %';
+  return `${(p * 100).toFixed(1)} %`;
+}
+
 export class VerifyView {
   /** @type {Array<Blob | null>} */ #photos = [null, null];
   #run = 0;
@@ -82,13 +89,16 @@ export class VerifyView {
         drawCrop(slot.crop, analysis.aligned);
         const { score } = analysis.faces[analysis.chosen];
         const count = analysis.faces.length === 1 ? '1 face' : `${analysis.faces.length} faces, the largest compared`;
-        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %`;
+        const turned = analysis.rotation ? `; found with the photo turned ${analysis.rotation}°` : '';
+        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %${turned}`;
       });
       const margin = Math.abs(verdict.threshold - verdict.distance) / verdict.threshold;
       result.dataset.verified = String(verdict.verified);
+      // P(same person) from the model's calibration, at even prior odds.
+      const confidence = verdict.confidence === null ? '' : `; P(same person) ${percent(verdict.confidence)}`;
       result.textContent =
         `${verdict.verified ? 'Same person' : 'Different people'} — ${verdict.metric} distance ${verdict.distance.toFixed(3)} ` +
-        `(threshold ${verdict.threshold.toFixed(3)}, ${(margin * 100).toFixed(0)} % ${verdict.verified ? 'below' : 'above'} it; ${verdict.model})`;
+        `(threshold ${verdict.threshold.toFixed(3)}, ${(margin * 100).toFixed(0)} % ${verdict.verified ? 'below' : 'above'} it; ${verdict.model}${confidence})`;
       drawGauge(this.#gauge, verdict);
     } catch (e) {
       if (current !== this.#run) return;

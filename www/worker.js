@@ -2,7 +2,7 @@
 // Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
 // Verifier and the gallery of its recognition model, then answers requests (see
 // protocol.js). The page never blocks on decoding or inference.
-import init, { Gallery, Verifier, modelManifest } from './pkg/faceverify.js';
+import init, { Gallery, Verifier, modelManifest, modelSet } from './pkg/faceverify.js';
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
@@ -11,7 +11,7 @@ const MODEL_CACHE = 'faceverify-models';
 let wasmReady = null;
 /** @type {Verifier | null} */
 let verifier = null;
-/** @type {{detector: any, model: any} | null} */
+/** @type {{detectors: any[], model: any} | null} */
 let loaded = null;
 /** @type {Gallery | null} */
 let gallery = null;
@@ -84,17 +84,15 @@ async function load(request) {
   wasmReady ??= init();
   await wasmReady;
   const manifest = JSON.parse(modelManifest());
-  const pick = (/** @type {string} */ id) => {
-    const spec = manifest.models.find((/** @type {any} */ m) => m.id === id);
-    if (!spec) throw named('UNKNOWN_MODEL', `unknown model "${id}"`);
-    return spec;
-  };
-  const specs = [pick(request.detector ?? manifest.default_detector), pick(request.model ?? manifest.default_embedder)];
-  const sizes = [0, 0];
-  const received = [0, 0];
-  const report = () => postMessage({ id: request.id, progress: { loaded: received[0] + received[1], total: sizes[0] + sizes[1] } });
+  // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
+  // core's decision, from the manifest.
+  const specs = JSON.parse(modelSet(request.detector ?? undefined, request.model ?? undefined));
+  const sizes = specs.map(() => 0);
+  const received = specs.map(() => 0);
+  const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
+  const report = () => postMessage({ id: request.id, progress: { loaded: sum(received), total: sum(sizes) } });
   const bytes = await Promise.all(
-    specs.map((spec, i) =>
+    specs.map((/** @type {any} */ spec, /** @type {number} */ i) =>
       modelBytes(new URL(`models/${spec.file}`, request.baseUrl).href, spec.sha256, (done, total) => {
         received[i] = done;
         sizes[i] = total;
@@ -102,16 +100,18 @@ async function load(request) {
       }),
     ),
   );
-  // Build the new pair before dropping the old: a failed load leaves the working one.
-  const next = new Verifier(specs[0].id, bytes[0], specs[1].id, bytes[1]);
+  // Build the new set before dropping the old: a failed load leaves the working one.
+  const next = new Verifier(specs.map((/** @type {any} */ s) => s.id), bytes);
   verifier?.free();
   verifier = next;
-  if (loaded?.model.id !== specs[1].id) {
+  const model = specs.find((/** @type {any} */ s) => s.kind === 'embedder');
+  if (loaded?.model.id !== model.id) {
     gallery?.free();
-    gallery = new Gallery(specs[1].id, specs[1].output.size);
+    gallery = new Gallery(model.id, model.output.size);
   }
-  loaded = { detector: specs[0], model: specs[1] };
-  return { ...loaded, models: manifest.models };
+  const detectors = specs.filter((/** @type {any} */ s) => s.kind === 'detector' && s.decoder.type === 'blazeface');
+  loaded = { detectors, model };
+  return { ...loaded, detector: request.detector ?? null, models: manifest.models };
 }
 
 /**
@@ -191,10 +191,14 @@ async function handle(request) {
   if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
   const v = verifier;
   switch (request.type) {
-    case 'analyze':
-      return onImage(request.image, (b) => v.analyze(b), (p, w, h) => v.analyzeRgba(p, w, h));
-    case 'detect':
-      return JSON.parse(onImage(request.image, (b) => v.detect(b), (p, w, h) => v.detectRgba(p, w, h)));
+    case 'analyze': {
+      const camera = request.camera ?? false;
+      return onImage(request.image, (b) => v.analyze(b, camera), (p, w, h) => v.analyzeRgba(p, w, h, camera));
+    }
+    case 'detect': {
+      const camera = request.camera ?? false;
+      return JSON.parse(onImage(request.image, (b) => v.detect(b, camera), (p, w, h) => v.detectRgba(p, w, h, camera)));
+    }
     case 'verify':
       return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold));
     case 'gallery':

@@ -7,21 +7,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { faces, root } from './helpers.mjs';
-import init, { Gallery, Verifier, modelManifest } from '../../www/pkg/faceverify.js';
+import init, { Gallery, Verifier, modelSet } from '../../www/pkg/faceverify.js';
 
 const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify');
 
 test('wasm and native embeddings agree within 1e-4', async () => {
   await init({ module_or_path: await readFile(join(root, 'www/pkg/faceverify_bg.wasm')) });
-  const manifest = JSON.parse(modelManifest());
-  const spec = (id) => manifest.models.find((m) => m.id === id);
-  const [detector, model] = [spec(manifest.default_detector), spec(manifest.default_embedder)];
+  const specs = JSON.parse(modelSet());
   const bytes = (m) => readFile(join(root, 'models/build/onnx', m.file));
-  const verifier = new Verifier(detector.id, await bytes(detector), model.id, await bytes(model));
+  const verifier = new Verifier(specs.map((m) => m.id), await Promise.all(specs.map(bytes)));
   let worst = 0;
   for (const file of ['img1.jpg', 'img3.jpg', 'img22.jpg']) {
     const path = join(faces, file);
-    const wasm = verifier.analyze(await readFile(path)).embedding;
+    const wasm = verifier.analyze(await readFile(path), false).embedding;
     const native = JSON.parse(execFileSync(cli, ['embed', path, '--json'])).embedding;
     assert.equal(wasm.length, 128);
     assert.equal(native.length, 128);
