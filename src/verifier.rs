@@ -144,14 +144,6 @@ impl Verifier {
         self.embedder.network().spec()
     }
 
-    /// The manifest entries of the detectors for `source`.
-    pub fn detector_specs(&self, source: Source) -> Vec<&ModelSpec> {
-        match source {
-            Source::Camera => vec![self.photo_detectors[self.camera].network().spec()],
-            Source::Photo => self.photo_detectors.iter().map(|d| d.network().spec()).collect(),
-        }
-    }
-
     /// Cut faces out by `method` instead of the model's default (to compare methods).
     pub fn with_alignment(mut self, method: AlignMethod) -> Verifier {
         self.alignment = method;

@@ -89,8 +89,9 @@ def ours(cli: str, files, extra):
 
 
 def figures(distances, same, threshold):
-    """Accuracy at `threshold` (a pair without a face counts wrong), best accuracy, 10-fold
-    CV accuracy, AUC, as `faceverify eval` computes them."""
+    """Accuracy at `threshold` (a pair without a face counts wrong), the same with both classes
+    weighted equally, best accuracy, 10-fold CV accuracy, AUC, as `faceverify eval` computes
+    them."""
     d = np.array([np.inf if x is None else x for x in distances])
     y = np.array(same)
     ok = np.isfinite(d)
@@ -113,7 +114,9 @@ def figures(distances, same, threshold):
     s, o = d[y & ok], d[~y & ok]
     auc = float(np.mean((s[:, None] < o[None, :]) + 0.5 * (s[:, None] == o[None, :]))) if len(s) and len(o) else 0.0
     all_idx = np.ones(n, bool)
-    return {"accuracy": accuracy(threshold), "threshold": threshold, "best_accuracy": accuracy(best(all_idx)),
+    balanced = (np.mean((d[y] <= threshold) & ok[y]) + np.mean((d[~y] > threshold) & ok[~y])) / 2
+    return {"accuracy": accuracy(threshold), "balanced_accuracy": float(balanced), "threshold": threshold,
+            "best_accuracy": accuracy(best(all_idx)),
             "best_threshold": float(best(all_idx)), "cv_accuracy": float(cv), "auc": auc, "failed": int((~ok).sum())}
 
 
@@ -156,11 +159,11 @@ def compare(args):
         print(f"{name}: {r['pairs']} pairs ({r['same']} same), {r['photos']} photos")
         print(f"  embedding distance faceverify ↔ dlib: mean {g['mean']:.4f}, median {g['median']:.4f}, "
               f"worst {g['max']:.4f} ({g['worst'][0][0]})")
-        print("  pipeline      accuracy at threshold   best     cv       AUC      no face")
+        print("  pipeline      accuracy at threshold   balanced   best     cv       AUC      failed pairs")
         for who in ("faceverify", "dlib"):
             f = r[who]
-            print(f"  {who:<13} {f['accuracy']:.4f} at {f['threshold']:.4f}       {f['best_accuracy']:.4f}   "
-                  f"{f['cv_accuracy']:.4f}   {f['auc']:.4f}   {f['failed']}")
+            print(f"  {who:<13} {f['accuracy']:.4f} at {f['threshold']:.4f}       {f['balanced_accuracy']:.4f}     "
+                  f"{f['best_accuracy']:.4f}   {f['cv_accuracy']:.4f}   {f['auc']:.4f}   {f['failed']}")
         print(f"  verdicts agree on {r['agreement']:.2%} of pairs")
 
 
