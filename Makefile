@@ -53,7 +53,7 @@ cli: $(CLI)
 FACES := ../shared/faces
 FIXTURES := target/fixtures/.made
 $(FIXTURES): tests/fixtures.py tests/camera_y4m.py tests/pairs.py tests/groups.py tests/negatives.py tests/data/*.csv | setup
-	$(PYTHON) tests/fixtures.py $(FACES)/deepface/img2.jpg target/fixtures
+	$(PYTHON) tests/fixtures.py $(FACES)/deepface/img2.jpg target/fixtures $(FACES)/deepface/img3.jpg
 	$(PYTHON) tests/camera_y4m.py $(FACES)/deepface/img5.jpg target/fixtures-web/camera.y4m
 	$(PYTHON) tests/pairs.py $(FACES) target/pairs
 	$(PYTHON) tests/groups.py $(FACES) target/groups

@@ -39,7 +39,8 @@ pub struct Verifier {
 /// What the pipeline found in one image.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
-    /// Every face found, best score first, in the pixels of the image as given.
+    /// Every face found, best score first, in the pixels of the image as given (boxes
+    /// clamped to it; `cut` says a face runs past its border).
     pub faces: Vec<Face>,
     /// Index into `faces` of the face that was embedded: the largest.
     pub chosen: usize,
@@ -181,42 +182,57 @@ impl Verifier {
         let chosen = chosen.ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
         let aligned = match rotation {
             0 => align(image, &faces[chosen], self.embedder_spec(), self.alignment)?,
+            // Landmarks and chip from the photo turned upright: the pixels the predictor
+            // reads and the chip samples are then those of an upright photo.
             turn => {
                 let upright = turn_image(image, turn);
                 let face = turn_face(&faces[chosen], turn, image.width(), image.height());
-                align(&upright, &face, self.embedder_spec(), self.alignment)?
+                align(&upright, &self.landmarker.refine(&upright, &face)?, self.embedder_spec(), self.alignment)?
             }
         };
         let embedding = self.embedder.embed(&aligned)?;
         Ok(Analysis { faces, chosen, rotation, embedding, aligned })
     }
 
-    /// The faces of `image` with landmarks, and the clockwise turn (degrees) under which
-    /// they are upright; the faces are mapped back to the image as given.
+    /// The faces of `image` with landmarks, in its pixels, and the clockwise turn (degrees)
+    /// under which they are upright. Faces are looked for in a working copy at most
+    /// [`WORKING_SIDE`] pixels long (turned, if need be); landmarks on the image itself.
     fn upright_faces(&self, image: &RgbImage, source: Source) -> Result<(u16, Vec<Face>)> {
-        let upright = self.faces(image, source)?;
-        if source == Source::Camera || upright.iter().any(|f| plausible(f)) {
-            return Ok((0, upright.into_iter().filter(plausible).collect()));
-        }
-        // A face turned by 90° can pass for an upright one under the wrong turn too: the
-        // turn whose best face scores highest wins.
-        let mut best: Option<(u16, Vec<Face>, f32)> = None;
-        for turn in [90, 180, 270] {
-            let turned = turn_image(image, turn);
-            let faces: Vec<Face> = self.faces(&turned, source)?.into_iter().filter(plausible).collect();
-            let score = faces.iter().map(|f| f.score).fold(f32::NEG_INFINITY, f32::max);
-            if !faces.is_empty() && best.as_ref().is_none_or(|b| score > b.2) {
-                let (w, h) = (turned.width(), turned.height());
-                best = Some((turn, faces.iter().map(|f| turn_face(f, 360 - turn, w, h)).collect(), score));
+        let (working, scale) = working_copy(image);
+        let found = |turn: u16| -> Result<Vec<Face>> {
+            let turned = match turn {
+                0 => std::borrow::Cow::Borrowed(working.as_ref()),
+                _ => std::borrow::Cow::Owned(turn_image(&working, turn)),
+            };
+            let (w, h) = (turned.width(), turned.height());
+            Ok(self
+                .candidates(&turned, source)?
+                .iter()
+                .filter(|f| plausible(f))
+                .map(|f| turn_face(f, (360 - turn) % 360, w, h).scaled(1.0 / scale))
+                .collect())
+        };
+        let mut best = (0, found(0)?);
+        if source == Source::Photo && best.1.is_empty() {
+            // A face turned by 90° can pass for an upright one under the wrong turn too: the
+            // turn whose best face scores highest wins.
+            let top = |faces: &[Face]| faces.iter().map(|f| f.score).fold(f32::NEG_INFINITY, f32::max);
+            for turn in [90, 180, 270] {
+                let faces = found(turn)?;
+                if !faces.is_empty() && (best.1.is_empty() || top(&faces) > top(&best.1)) {
+                    best = (turn, faces);
+                }
             }
         }
-        Ok(best.map_or((0, Vec::new()), |(turn, faces, _)| (turn, faces)))
+        let faces = best.1.iter().map(|f| Ok(self.landmarker.refine(image, f)?.clamped(image.width(), image.height())));
+        Ok((best.0, faces.collect::<Result<_>>()?))
     }
 
-    /// Faces with landmarks. Camera frames: the camera detector's faces. Photos: every
-    /// detector's faces, overlaps merged (best score kept), each confirmed by the face check.
-    fn faces(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
-        let faces = match source {
+    /// Candidate faces without landmarks. Camera frames: the camera detector's faces.
+    /// Photos: every detector's faces, overlaps merged (best score kept), each confirmed by
+    /// the face check.
+    fn candidates(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
+        Ok(match source {
             Source::Camera => self.photo_detectors[self.camera].detect(image)?,
             Source::Photo => {
                 let mut candidates = Vec::new();
@@ -235,8 +251,7 @@ impl Verifier {
                 }
                 faces
             }
-        };
-        faces.iter().map(|face| self.landmarker.refine(image, face)).collect()
+        })
     }
 
     /// The embedding of a crop already aligned to the recognition model's input size
@@ -264,6 +279,21 @@ impl Verifier {
             None => Ok(self.embedder_spec().threshold(metric)?.value),
         }
     }
+}
+
+/// Faces are looked for in a copy of the image at most this long: faces stay far above the
+/// detectors' resolution, and the detectors' input resizes cost little.
+pub const WORKING_SIDE: u32 = 2048;
+
+/// `image`, or a copy scaled to at most [`WORKING_SIDE`] pixels long, and the scale.
+fn working_copy(image: &RgbImage) -> (std::borrow::Cow<'_, RgbImage>, f32) {
+    let longer = image.width().max(image.height());
+    if longer <= WORKING_SIDE {
+        return (std::borrow::Cow::Borrowed(image), 1.0);
+    }
+    let scale = WORKING_SIDE as f32 / longer as f32;
+    let (w, h) = (((image.width() as f32 * scale).round() as u32).max(1), ((image.height() as f32 * scale).round() as u32).max(1));
+    (std::borrow::Cow::Owned(imageops::resize(image, w, h, imageops::FilterType::Triangle)), w as f32 / image.width() as f32)
 }
 
 /// Detections of two detectors overlapping this much are one face.
@@ -313,6 +343,7 @@ fn turn_face(face: &Face, degrees: u16, width: u32, height: u32) -> Face {
             let (x, y) = turn(k.x, k.y);
             Keypoint { name: k.name.clone(), x, y }
         }).collect(),
+        cut: face.cut,
     }
 }
 
@@ -325,6 +356,7 @@ mod tests {
             bbox: BoundingBox { x: 10.0, y: 20.0, width: 30.0, height: 40.0 },
             score: 0.9,
             keypoints: points.iter().map(|&(n, x, y)| Keypoint { name: n.into(), x, y }).collect(),
+            cut: false,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use faceverify::evaluate::{evaluate, Scored};
 use faceverify::pipeline::compare::Metric;
-use faceverify::pipeline::decode::{decode, MAX_WORKING_SIDE};
+use faceverify::pipeline::decode::decode;
 use faceverify::{Analysis, ErrorKind, Source};
 
 use crate::{faces_dir, root, verifier};
@@ -37,11 +37,6 @@ fn embedding(path: &Path) -> Option<Vec<f32>> {
     result
 }
 
-/// Width and height as stored (some shared ".jpg" files are WebP: the content decides).
-fn dimensions(path: &Path) -> (u32, u32) {
-    image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().into_dimensions().unwrap()
-}
-
 fn shared_faces() -> PathBuf {
     faces_dir().join("..")
 }
@@ -54,12 +49,9 @@ fn landmarks_and_embeddings_land_where_dlibs_do() {
         let analysis = analyze_path(&path, Source::Photo).unwrap();
         let face = &analysis.faces[analysis.chosen];
         let names = ["left_eye_outer", "left_eye_inner", "right_eye_outer", "right_eye_inner", "nose_base"];
-        // Faces are found in the working copy (longer side at most 2048 px), dlib's on the photo.
-        let (w, h) = dimensions(&path);
-        let scale = (MAX_WORKING_SIDE as f32 / w.max(h) as f32).min(1.0);
-        let theirs: Vec<[f32; 2]> = (0..5)
-            .map(|i| [row[&format!("x{i}")].parse::<f32>().unwrap() * scale, row[&format!("y{i}")].parse::<f32>().unwrap() * scale])
-            .collect();
+        // Both in the photo's own pixels, whatever its size.
+        let theirs: Vec<[f32; 2]> =
+            (0..5).map(|i| [row[&format!("x{i}")].parse().unwrap(), row[&format!("y{i}")].parse().unwrap()]).collect();
         // Inter-ocular distance: between the eyes' centres (mean of each eye's corners).
         let eye = |a: usize, b: usize| [(theirs[a][0] + theirs[b][0]) / 2.0, (theirs[a][1] + theirs[b][1]) / 2.0];
         let (left, right) = (eye(0, 1), eye(2, 3));
@@ -121,16 +113,19 @@ fn every_face_in_group_photos_and_none_elsewhere() {
     for source in [Source::Photo, Source::Camera] {
         let (mut whole, mut found_whole, mut small_missed, mut partial, mut found_partial, mut false_faces) = (0, 0, 0, 0, 0, 0);
         for (file, faces) in &labels {
-            let (w, h) = dimensions(&dir.join(file));
-            let scale = (MAX_WORKING_SIDE as f32 / w.max(h) as f32).min(1.0);
             let image = decode(&std::fs::read(dir.join(file)).unwrap()).unwrap();
             let detected = verifier().detect(&image, source).unwrap();
             let mut used = vec![false; detected.len()];
             for &[x, y, width, cut] in faces {
-                let (x, y, width) = (x * scale, y * scale, width * scale);
+                // A face cut by the border has its box clamped: its centre moves inward and one
+                // side shrinks, so the label's centre need only lie in the box, and the box's
+                // longer side be the face's size within a factor of 2.
                 let hit = detected.iter().enumerate().position(|(i, d)| {
-                    let (cx, cy) = (d.bbox.x + d.bbox.width / 2.0, d.bbox.y + d.bbox.height / 2.0);
-                    !used[i] && (cx - x).hypot(cy - y) <= 0.5 * width && (0.5..=2.0).contains(&(d.bbox.width / width))
+                    let b = &d.bbox;
+                    let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
+                    let inside = x >= b.x - 1.0 && x <= b.x + b.width + 1.0 && y >= b.y - 1.0 && y <= b.y + b.height + 1.0;
+                    let near = (cx - x).hypot(cy - y) <= 0.5 * width || (d.cut && inside);
+                    !used[i] && near && (0.5..=2.0).contains(&(b.width.max(b.height) / width))
                 });
                 if let Some(i) = hit {
                     used[i] = true;
@@ -189,9 +184,35 @@ fn turned_photos_are_found_turned_and_still_verify() {
         assert_eq!(analysis.rotation, needs);
         assert!(to_upright < 0.05, "{to_upright}");
         assert!(verdict.verified);
-        // Boxes are in the turned image's own pixels.
+        // Boxes are in the turned image's own pixels, inside it.
         let face = &analysis.faces[analysis.chosen];
-        assert!(face.bbox.x >= -face.bbox.width && face.bbox.x + face.bbox.width <= turned.width() as f32 + face.bbox.width);
+        assert!(face.bbox.x >= 0.0 && face.bbox.x + face.bbox.width <= turned.width() as f32);
+    }
+}
+
+#[test]
+fn faces_are_reported_in_the_callers_pixels() {
+    // The same photo at 2× and ½× (past the 2048-px working size and below it).
+    let photo = decode(&std::fs::read(shared_faces().join("deepface/img20.jpg")).unwrap()).unwrap();
+    let base = verifier().analyze(&photo, Source::Photo).unwrap();
+    let face = |a: &Analysis| a.faces[a.chosen].clone();
+    for factor in [2.0f32, 0.5] {
+        let (w, h) = ((photo.width() as f32 * factor) as u32, (photo.height() as f32 * factor) as u32);
+        let resized = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Triangle);
+        let scaled = face(&verifier().analyze(&resized, Source::Photo).unwrap());
+        let ratio = scaled.bbox.width / face(&base).bbox.width;
+        println!("photo at {factor}×: box {ratio:.3}× as wide");
+        assert!((ratio / factor - 1.0).abs() < 0.05, "{factor}: {ratio}");
+        let k = |f: &faceverify::pipeline::detect::Face, n: &str| f.keypoints.iter().find(|k| k.name == n).map(|k| (k.x, k.y)).unwrap();
+        let (a, b) = (k(&scaled, "nose_base"), k(&face(&base), "nose_base"));
+        assert!((a.0 / factor - b.0).abs() < 3.0 && (a.1 / factor - b.1).abs() < 3.0, "{a:?} vs {b:?} × {factor}");
+    }
+    // A face run past the border is clamped and flagged.
+    let b = face(&base).bbox;
+    let cropped = image::imageops::crop_imm(&photo, (b.x + b.width * 0.3) as u32, 0, photo.width() - (b.x + b.width * 0.3) as u32, photo.height()).to_image();
+    if let Ok(analysis) = verifier().analyze(&cropped, Source::Photo) {
+        let cut = face(&analysis);
+        assert!(cut.cut && cut.bbox.x >= 0.0, "{cut:?}");
     }
 }
 

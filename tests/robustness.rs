@@ -28,16 +28,51 @@ fn every_format_decodes_to_the_same_face() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     files.sort();
-    assert!(files.len() >= 13, "expected every fixture in {}", dir.display());
+    assert!(files.len() >= 15, "expected every fixture in {}", dir.display());
     for file in files {
         let distance = Metric::Euclidean.distance(&reference, &embedding_of(&file)).unwrap();
         println!("{}: distance to baseline JPEG {distance:.4}", file.display());
-        // Greyscale and 256-colour versions lose colour, so allow them more; all must
-        // still be the same person by a wide margin.
+        // Greyscale, 256-colour and 1-bit versions lose colour, so allow them more; all
+        // must still be the same person by a wide margin.
         assert!(distance < 0.3, "{}: {distance}", file.display());
+    }
+}
+
+#[test]
+fn what_transparent_pixels_hide_does_not_matter() {
+    let dir = fixtures_dir().join("cutouts");
+    let reference = embedding_of(&dir.join("hiding-black.png"));
+    let baseline = embedding_of(&fixtures_dir().join("jpeg-baseline.jpg"));
+    for hidden in ["white", "noise", "original", "other-face"] {
+        let distance = Metric::Euclidean.distance(&reference, &embedding_of(&dir.join(format!("hiding-{hidden}.png")))).unwrap();
+        println!("cut-out hiding {hidden}: {distance:.4} from the one hiding black");
+        assert!(distance <= 0.02, "{hidden}: {distance}");
+    }
+    let to_baseline = Metric::Euclidean.distance(&reference, &baseline).unwrap();
+    assert!(to_baseline < 0.3, "the cut-out is still the person: {to_baseline}");
+    let invisible = std::fs::read(fixtures_dir().join("bad/png-fully-transparent.png")).unwrap();
+    assert_eq!(decode(&invisible).unwrap_err().kind(), ErrorKind::NoFace);
+}
+
+#[test]
+fn a_file_cut_short_is_an_image_decode_error_in_every_format() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    files.sort();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for cut in [bytes.len() / 2, 600] {
+            match decode(&bytes[..cut.min(bytes.len() - 1)]) {
+                Err(e) => assert_eq!(e.kind(), ErrorKind::ImageDecode, "{} cut at {cut}: {e}", file.display()),
+                Ok(image) => panic!("{} cut at {cut} decoded ({}×{})", file.display(), image.width(), image.height()),
+            }
+        }
     }
 }
 

@@ -136,3 +136,27 @@ fn every_recognition_model_ranks_a_same_pair_closer_than_a_different_one() {
         assert!(same.distance < different.distance, "{}: {same:?} {different:?}", spec.id);
     }
 }
+
+#[test]
+fn the_cli_ends_quietly_when_its_output_is_closed() {
+    // `faceverify embed IMG --json | true`: the reader is gone before anything is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faceverify"))
+        .args(["embed", "--json"])
+        .arg(faces_dir().join("img1.jpg"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{:?}: {stderr}", output.status);
+}
+
+#[test]
+fn vectors_no_model_makes_are_refused() {
+    for bad in [vec![0.0; 128], vec![f32::NAN; 128], vec![1e9; 128]] {
+        let err = verifier().verify(&bad, &bad, Metric::Euclidean, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+}

@@ -15,7 +15,9 @@
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
  * @typedef {{name: string, x: number, y: number}} Keypoint
- * @typedef {{box: Box, score: number, keypoints: Keypoint[]}} Face
+ * @typedef {{box: Box, score: number, keypoints: Keypoint[], cut: boolean}} Face
+ *   In the image's own pixels; the box is clamped to the image and `cut` says the face runs
+ *   past its border. Keypoints: the detector's, then dlib's 5 landmarks.
  * @typedef {{width: number, height: number, rgba: Uint8Array}} Crop
  * @typedef {{faces: Face[], chosen: number, rotation: number, embedding: number[], aligned: Crop}} Analysis
  *   rotation: degrees the photo was turned clockwise to find its faces upright (0 unless no

@@ -15,6 +15,24 @@ use faceverify::registry::{AlignMethod, ModelSpec};
 use faceverify::{Analysis, Error, ErrorKind, Result, Source, Verifier};
 use serde_json::json;
 
+/// `println!` for results: when stdout is closed early (`faceverify embed … | head`), the
+/// program ends quietly with success, as Unix tools do, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => { emit(format_args!($($arg)*)) };
+}
+
+fn emit(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(line).and_then(|_| stdout.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("faceverify: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
 #[derive(Parser)]
 #[command(version, about = "Face verification: detect, align, embed, compare")]
 struct Cli {
@@ -161,8 +179,8 @@ fn analyze(verifier: &Verifier, path: &Path) -> Result<Analysis> {
 
 fn face_json(analysis: &Analysis) -> serde_json::Value {
     let face = &analysis.faces[analysis.chosen];
-    json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "count": analysis.faces.len(),
-           "rotation": analysis.rotation})
+    json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "cut": face.cut,
+           "count": analysis.faces.len(), "rotation": analysis.rotation})
 }
 
 fn ms(since: Instant) -> f64 {
@@ -184,9 +202,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let mut out = serde_json::to_value(&verdict).unwrap_or_default();
                 out["faces"] = json!([face_json(&first), face_json(&second)]);
                 out["ms"] = json!({"load": load_ms, "analyze": analyze_ms});
-                println!("{out}");
+                out!("{out}");
             } else {
-                println!(
+                out!(
                     "{}: {} distance {:.4} (threshold {:.4}, {} on {})",
                     if verdict.verified { "same person" } else { "different people" },
                     metric,
@@ -214,13 +232,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Err(Error::new(ErrorKind::InvalidInput, "no photos enrolled"));
             };
             if models.json {
-                println!(
+                out!(
                     "{}",
                     json!({"verified": best.verified, "best_distance": best.best_distance, "mean_distance": best.mean_distance,
                            "threshold": threshold, "metric": metric, "model": spec.id, "enrolled": enrolled.len()})
                 );
             } else {
-                println!(
+                out!(
                     "{}: best {metric} distance {:.4}, mean {:.4} over {} photos (threshold {threshold:.4}, on the best)",
                     if best.verified { "same person" } else { "different people" },
                     best.best_distance,
@@ -235,16 +253,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut failed = None;
             for path in &img {
                 match (analyze(&verifier, path), models.json) {
-                    (Ok(analysis), true) => println!(
+                    (Ok(analysis), true) => out!(
                         "{}",
                         json!({"file": path, "embedding": analysis.embedding, "face": face_json(&analysis)})
                     ),
                     (Ok(analysis), false) => {
                         let values: Vec<String> = analysis.embedding.iter().map(|v| format!("{v:.6}")).collect();
-                        println!("{}", values.join(" "));
+                        out!("{}", values.join(" "));
                     }
                     (Err(e), true) => {
-                        println!("{}", json!({"file": path, "error": e.to_string(), "code": e.kind().code()}));
+                        out!("{}", json!({"file": path, "error": e.to_string(), "code": e.kind().code()}));
                         failed = Some(e);
                     }
                     (Err(e), false) => return Err(e),
@@ -259,11 +277,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let source = if camera { Source::Camera } else { Source::Photo };
             let faces = models.load()?.detect(&read_image(&img)?, source)?;
             if models.json {
-                println!("{}", json!({"faces": faces, "count": faces.len()}));
+                out!("{}", json!({"faces": faces, "count": faces.len()}));
             } else {
                 for face in &faces {
                     let b = face.bbox;
-                    println!("{:.0},{:.0} {:.0}×{:.0} score {:.3}", b.x, b.y, b.width, b.height, face.score);
+                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}", b.x, b.y, b.width, b.height, face.score);
                 }
             }
             Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -400,7 +418,7 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_j
     for (name, list) in &groups {
         let mut reports = serde_json::Map::new();
         if !as_json {
-            println!("{name}:");
+            out!("{name}:");
         }
         for metric in metrics {
             let threshold = pairs.model.threshold(*metric).map(|t| t.value).unwrap_or(f32::NAN);
@@ -420,7 +438,7 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_j
                 })?;
             }
             if !as_json {
-                println!(
+                out!(
                     "  {:<13} accuracy {:.4} at {:.4} (balanced {:.4}) · best {:.4} at {:.4} · cv {:.4} · auc {:.4} · tar@far1e-3 {:.4} · d′ {:.2} · {} pairs, {} failed",
                     metric.to_string(), report.accuracy, report.threshold, report.balanced_accuracy, report.best_accuracy,
                     report.best_threshold, report.cv_accuracy, report.auc, report.tar_at_far_1e_3, report.d_prime,
@@ -432,10 +450,10 @@ fn eval(pairs: &LabelledPairs, metrics: &[Metric], roc_path: Option<&Path>, as_j
         lists.insert(name.clone(), serde_json::Value::Object(reports));
     }
     if as_json {
-        println!("{}", json!({"model": pairs.model.id, "alignment": pairs.alignment, "lists": lists, "failed": pairs.failed()}));
+        out!("{}", json!({"model": pairs.model.id, "alignment": pairs.alignment, "lists": lists, "failed": pairs.failed()}));
     } else {
         for f in pairs.failed() {
-            println!("failed: {f}");
+            out!("failed: {f}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -480,7 +498,7 @@ fn calibrate(pairs: &LabelledPairs, manifest_path: &Path) -> Result<ExitCode> {
                 balanced_accuracy(&scored, published.value)
             );
         }
-        println!("{} {metric}: {threshold:.4}, P(same) = σ({:.3} {:+.3}·d), Brier {:.4} ({source})",
+        out!("{} {metric}: {threshold:.4}, P(same) = σ({:.3} {:+.3}·d), Brier {:.4} ({source})",
                  pairs.model.id, calibration.intercept, calibration.slope, calibration.brier);
         entry["thresholds"][metric.to_string()] = json!({"value": threshold, "source": source, "calibration": calibration});
     }

@@ -325,6 +325,7 @@ mod tests {
             bbox: BoundingBox { x: bbox[0], y: bbox[1], width: bbox[2], height: bbox[3] },
             score: 1.0,
             keypoints: vec![point("right_eye", right_eye), point("left_eye", left_eye)],
+            cut: false,
         }
     }
 

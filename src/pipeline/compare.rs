@@ -26,7 +26,8 @@ impl Metric {
     /// Every metric, in a stable order.
     pub const ALL: [Metric; 4] = [Metric::Cosine, Metric::Euclidean, Metric::EuclideanL2, Metric::Angular];
 
-    /// The distance between `a` and `b`; both must have the same, non-zero length.
+    /// The distance between `a` and `b`; both must have the same length and each be a
+    /// usable embedding ([`check_embedding`]).
     pub fn distance(self, a: &[f32], b: &[f32]) -> Result<f32> {
         if a.len() != b.len() || a.is_empty() {
             return Err(Error::new(
@@ -34,6 +35,8 @@ impl Metric {
                 format!("embeddings of length {} and {} cannot be compared", a.len(), b.len()),
             ));
         }
+        check_embedding(a)?;
+        check_embedding(b)?;
         let sum = |f: &dyn Fn(f64, f64) -> f64| a.iter().zip(b).map(|(x, y)| f(*x as f64, *y as f64)).sum::<f64>();
         self.from_sums(Sums {
             dot: sum(&|x, y| x * y),
@@ -79,6 +82,31 @@ impl Metric {
         };
         Ok(distance as f32)
     }
+}
+
+/// Largest magnitude of an embedding's component: real models' are of order 1 (dlib's) to 10
+/// (FaceRes's); beyond this a vector was not made by a model.
+pub const MAX_COMPONENT: f32 = 1e4;
+
+/// Refuse a vector that no model makes (`INVALID_INPUT`): empty, holding NaN or infinity,
+/// all zeros (its norm under 1e-6: every metric would call two such vectors identical, or
+/// divide by zero), or with a component beyond ±[`MAX_COMPONENT`]. Embeddings come from
+/// callers (the JS API, gallery files), not only from the pipeline.
+pub fn check_embedding(v: &[f32]) -> Result<()> {
+    let invalid = |why: &str| Err(Error::new(ErrorKind::InvalidInput, format!("the embedding {why}")));
+    if v.is_empty() {
+        return invalid("is empty");
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return invalid("contains NaN or infinity");
+    }
+    if v.iter().any(|x| x.abs() > MAX_COMPONENT) {
+        return invalid(&format!("has a component beyond ±{MAX_COMPONENT}: not a model's"));
+    }
+    if v.iter().map(|&x| x as f64 * x as f64).sum::<f64>() < 1e-12 {
+        return invalid("is all zeros");
+    }
+    Ok(())
 }
 
 /// The sums every metric is computed from.
@@ -138,6 +166,14 @@ mod tests {
         assert!(Metric::Cosine.distance(&[1.0], &[1.0, 2.0]).is_err());
         assert!(Metric::Euclidean.distance(&[f32::NAN], &[1.0]).is_err());
         assert!(Metric::Cosine.distance(&[], &[]).is_err());
+        // Two all-zero vectors are not "identical faces" under any metric.
+        for metric in Metric::ALL {
+            for (a, b) in [([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [1.0, 0.0]), ([1e-9, 0.0], [1.0, 0.0]), ([1e5, 0.0], [1.0, 0.0]), ([f32::INFINITY, 0.0], [1.0, 0.0])] {
+                let err = metric.distance(&a, &b).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidInput, "{metric} {a:?}: {err}");
+            }
+        }
+        assert!(check_embedding(&[0.3, -1.2, MAX_COMPONENT]).is_ok());
     }
 
     #[test]

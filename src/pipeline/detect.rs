@@ -66,8 +66,36 @@ pub struct Face {
     pub bbox: BoundingBox,
     /// Detector confidence in [0, 1].
     pub score: f32,
-    /// Keypoints, in the detector's order.
+    /// Keypoints, in the detector's order, then the landmark model's.
     pub keypoints: Vec<Keypoint>,
+    /// Whether the face runs past the image border: its box is then clamped to the image.
+    pub cut: bool,
+}
+
+impl Face {
+    /// The face with every coordinate multiplied by `factor` (from one image scale to another).
+    pub fn scaled(&self, factor: f32) -> Face {
+        let b = &self.bbox;
+        Face {
+            bbox: BoundingBox { x: b.x * factor, y: b.y * factor, width: b.width * factor, height: b.height * factor },
+            keypoints: self.keypoints.iter().map(|k| Keypoint { name: k.name.clone(), x: k.x * factor, y: k.y * factor }).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The face with its box clamped to a `width`×`height` image, `cut` when that moved an
+    /// edge by half a pixel or more. Keypoints stay where they are (an ear may be outside).
+    pub fn clamped(&self, width: u32, height: u32) -> Face {
+        let b = &self.bbox;
+        let (x0, y0) = (b.x.max(0.0), b.y.max(0.0));
+        let (x1, y1) = ((b.x + b.width).min(width as f32), (b.y + b.height).min(height as f32));
+        let moved = [x0 - b.x, y0 - b.y, b.x + b.width - x1, b.y + b.height - y1].iter().any(|&d| d >= 0.5);
+        Face {
+            bbox: BoundingBox { x: x0, y: y0, width: (x1 - x0).max(0.0), height: (y1 - y0).max(0.0) },
+            cut: self.cut || moved,
+            ..self.clone()
+        }
+    }
 }
 
 /// A face detector and its decoding rules.
@@ -169,7 +197,7 @@ impl Detector {
                             Keypoint { name: name.clone(), x, y }
                         })
                         .collect();
-                    candidates.push(Face { bbox, score, keypoints: points });
+                    candidates.push(Face { bbox, score, keypoints: points, cut: false });
                 }
                 Ok(weighted_nms(candidates, *iou_threshold))
             }
@@ -187,7 +215,7 @@ impl Detector {
                     let (x, y) = ((i % cols) as f32, (i / cols) as f32);
                     let (cx, cy) = letterbox.to_image(x * *stride as f32 + offset, y * *stride as f32 + offset);
                     let bbox = BoundingBox { x: cx - side / 2.0, y: cy - side / 2.0, width: side, height: side };
-                    faces.push(Face { bbox, score, keypoints: Vec::new() });
+                    faces.push(Face { bbox, score, keypoints: Vec::new(), cut: false });
                 }
                 Ok(suppress_overlaps(faces, *iou_threshold))
             }
@@ -402,7 +430,18 @@ mod tests {
             bbox: BoundingBox { x, y: 0.0, width: 10.0, height: 10.0 },
             score,
             keypoints: vec![Keypoint { name: "nose".into(), x: x + 5.0, y: 5.0 }],
+            cut: false,
         }
+    }
+
+    #[test]
+    fn faces_scale_and_clamp_to_the_image() {
+        let f = face(-4.0, 0.9).scaled(2.0);
+        assert_eq!((f.bbox.x, f.bbox.width, f.keypoints[0].x), (-8.0, 20.0, 2.0));
+        let c = f.clamped(100, 100);
+        assert!(c.cut && c.bbox.x == 0.0 && c.bbox.width == 12.0, "{c:?}");
+        let inside = face(10.0, 0.9).clamped(100, 100);
+        assert!(!inside.cut && inside.bbox == face(10.0, 0.9).bbox);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::compare::Metric;
+use crate::pipeline::compare::{check_embedding, Metric};
 
 /// The `format` field of every gallery file.
 pub const FORMAT: &str = "faceverify-gallery";
@@ -325,10 +325,7 @@ impl Gallery {
         if embedding.is_empty() || embedding.len() != self.embedding_size {
             return Err(invalid(format!("an embedding has {} values, expected {}", embedding.len(), self.embedding_size)));
         }
-        if embedding.iter().any(|v| !v.is_finite()) {
-            return Err(invalid("an embedding contains NaN or infinity"));
-        }
-        Ok(())
+        check_embedding(embedding).map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -486,6 +483,8 @@ mod tests {
             good.replace("\"bob\"", "\"ada\""),
             good.replace("\"bob\"", "\"  \""),
             good.replace("[[1.0,0.0]]", "[]"),
+            good.replace("[1.0,0.0]", "[0.0,0.0]"),
+            good.replace("[1.0,0.0]", "[1e30,0.0]"),
         ];
         for case in cases {
             let err = Gallery::from_json(&case, "m", 2).unwrap_err();
@@ -494,9 +493,12 @@ mod tests {
     }
 
     #[test]
-    fn refuses_nan_and_wrong_sizes_on_enrol() {
+    fn refuses_nan_zero_huge_and_wrong_sizes_on_enrol() {
         let mut g = gallery();
         assert!(g.enroll("x", vec![f32::NAN, 0.0]).is_err());
+        assert!(g.enroll("x", vec![0.0, 0.0]).is_err());
+        assert!(g.enroll("x", vec![1e9, 0.0]).is_err());
+        assert_eq!(g.find(&[0.0, 0.0], Metric::Euclidean, 0.5).unwrap_err().kind(), ErrorKind::InvalidInput);
         assert!(g.enroll("x", vec![0.0]).is_err());
         assert!(g.enroll("", vec![0.0, 0.0]).is_err());
         assert_eq!(g, gallery());
@@ -527,14 +529,14 @@ mod tests {
         (0..count).map(|i| (0..size).map(|_| next() * range(i)).collect()).collect()
     }
 
-    /// Vectors with very different ranges, zero rows and outliers.
+    /// Vectors with very different ranges, near-zero rows and outliers.
     fn varied_rows(count: usize, size: usize, seed: u64) -> Vec<Vec<f32>> {
         uniform_rows(count, size, seed, |i| [1e-3, 0.1, 1.0, 30.0][i % 4])
             .into_iter()
             .enumerate()
             .map(|(i, mut row)| {
                 match i % 7 {
-                    0 => row.iter_mut().for_each(|x| *x = 0.0),
+                    0 => row.iter_mut().for_each(|x| *x *= 1e-2),
                     1 => row[i % size] = 50.0,
                     _ => {}
                 }
