@@ -207,15 +207,19 @@ mod tests {
         assert_eq!(decode(&truncated).unwrap_err().kind(), ErrorKind::ImageDecode);
     }
 
+    /// A valid PNG header (with its CRC) claiming `side`×`side` pixels, then nothing.
+    fn png_claiming(side: u32) -> Vec<u8> {
+        let mut bytes = png(1, 1);
+        bytes[16..20].copy_from_slice(&side.to_be_bytes());
+        bytes[20..24].copy_from_slice(&side.to_be_bytes());
+        let crc = crc32fast::hash(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
     #[test]
     fn rejects_bomb_before_allocating() {
-        // A valid PNG header (with its CRC) claiming 60000×60000, then nothing.
-        let mut bomb = png(1, 1);
-        bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
-        bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
-        let crc = crc32fast::hash(&bomb[12..29]);
-        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
-        assert_eq!(decode(&bomb).unwrap_err().kind(), ErrorKind::ImageTooLarge);
+        assert_eq!(decode(&png_claiming(60_000)).unwrap_err().kind(), ErrorKind::ImageTooLarge);
     }
 
     #[test]
@@ -287,13 +291,8 @@ mod tests {
 
     #[test]
     fn pixel_budget_is_checked_from_the_header() {
-        // 8000 × 8000 = 64 megapixels, claimed by a valid PNG header with nothing after it.
-        let mut big = png(1, 1);
-        big[16..20].copy_from_slice(&8_000u32.to_be_bytes());
-        big[20..24].copy_from_slice(&8_000u32.to_be_bytes());
-        let crc = crc32fast::hash(&big[12..29]);
-        big[29..33].copy_from_slice(&crc.to_be_bytes());
-        let err = decode(&big).unwrap_err();
+        // 8000 × 8000 = 64 megapixels: under the side limit, over the pixel budget.
+        let err = decode(&png_claiming(8_000)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ImageTooLarge, "{err}");
     }
 }
