@@ -38,4 +38,4 @@ mod verifier;
 mod wasm;
 
 pub use error::{Error, ErrorKind, Result};
-pub use verifier::{Analysis, Source, Verification, Verifier};
+pub use verifier::{Analysis, Source, Verification, Verifier, Warning, MIN_FACE_PX};

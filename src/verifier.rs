@@ -52,7 +52,26 @@ pub struct Analysis {
     /// The aligned crop that was embedded, samples in 0–255 (not serialised).
     #[serde(skip)]
     pub aligned: Rgb32FImage,
+    /// What the caller may want to know about the result (several faces competing for
+    /// "the largest").
+    pub warnings: Vec<Warning>,
 }
+
+/// Something about a result worth saying, with a stable code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    /// `SIMILAR_FACES`: other faces are nearly as large as the one embedded, so which
+    /// face "the largest" is may not be what the caller meant.
+    pub code: &'static str,
+    /// For people: which faces, and what to do.
+    pub message: String,
+}
+
+/// Faces found from about this width (px): in the group-photo set every face of 42 px or
+/// more was found, and the 8 missed were 24–40 px (docs/accuracy.md).
+pub const MIN_FACE_PX: u32 = 42;
+/// Another face with at least this share of the chosen face's area competes with it.
+const SIMILAR_AREA: f32 = 0.8;
 
 /// The verdict on two images.
 #[derive(Debug, Clone, Serialize)]
@@ -158,14 +177,14 @@ impl Verifier {
 
     /// Faces in `image`, best first, with their landmarks, in the image's pixels.
     pub fn detect(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
-        Ok(self.upright_faces(image, source)?.1)
+        Ok(self.upright_faces(image, source)?.faces)
     }
 
     /// Detect, then align and embed the largest face. In a camera frame, faces are not
     /// checked as a photo's are (that would slow every frame down); the one to embed is: the
     /// largest the face check confirms.
     pub fn analyze(&self, image: &RgbImage, source: Source) -> Result<Analysis> {
-        let (rotation, faces) = self.upright_faces(image, source)?;
+        let Found { rotation, faces, mut rejected } = self.upright_faces(image, source)?;
         let mut by_size: Vec<usize> = (0..faces.len()).collect();
         by_size.sort_by(|&a, &b| faces[b].bbox.area().total_cmp(&faces[a].bbox.area()));
         let mut chosen = None;
@@ -178,78 +197,97 @@ impl Verifier {
                 chosen = Some(i);
                 break;
             }
+            rejected.push(faces[i].clone());
         }
-        let chosen = chosen.ok_or_else(|| Error::new(ErrorKind::NoFace, "no face found"))?;
+        let chosen = chosen.ok_or_else(|| no_face(image, &rejected))?;
+        let area = faces[chosen].bbox.area();
+        let rivals = faces.iter().enumerate().filter(|&(i, f)| i != chosen && f.bbox.area() >= SIMILAR_AREA * area).count();
+        let warnings = (rivals > 0)
+            .then(|| Warning {
+                code: "SIMILAR_FACES",
+                message: format!(
+                    "{} faces are about as large as the one used ({:.0} px wide, face {} of {}): crop the photo to the face you mean",
+                    rivals + 1,
+                    faces[chosen].bbox.width,
+                    chosen + 1,
+                    faces.len()
+                ),
+            })
+            .into_iter()
+            .collect();
         let aligned = match rotation {
             0 => align(image, &faces[chosen], self.embedder_spec(), self.alignment)?,
             // Landmarks and chip from the photo turned upright: the pixels the predictor
             // reads and the chip samples are then those of an upright photo.
+            // Only the face's surroundings are turned: a turned copy of a 50-megapixel
+            // photo would double its memory.
             turn => {
-                let upright = turn_image(image, turn);
-                let face = turn_face(&faces[chosen], turn, image.width(), image.height());
+                let (part, origin) = surroundings(image, &faces[chosen]);
+                let upright = turn_image(&part, turn);
+                let face = turn_face(&faces[chosen].within(origin), turn, part.width(), part.height());
                 align(&upright, &self.landmarker.refine(&upright, &face)?, self.embedder_spec(), self.alignment)?
             }
         };
         let embedding = self.embedder.embed(&aligned)?;
-        Ok(Analysis { faces, chosen, rotation, embedding, aligned })
+        Ok(Analysis { faces, chosen, rotation, embedding, aligned, warnings })
     }
 
     /// The faces of `image` with landmarks, in its pixels, and the clockwise turn (degrees)
     /// under which they are upright. Faces are looked for in a working copy at most
     /// [`WORKING_SIDE`] pixels long (turned, if need be); landmarks on the image itself.
-    fn upright_faces(&self, image: &RgbImage, source: Source) -> Result<(u16, Vec<Face>)> {
+    fn upright_faces(&self, image: &RgbImage, source: Source) -> Result<Found> {
         let (working, scale) = working_copy(image);
-        let found = |turn: u16| -> Result<Vec<Face>> {
+        let (width, height) = image.dimensions();
+        let to_image = |f: &Face, turn: u16, w: u32, h: u32| turn_face(f, (360 - turn) % 360, w, h).scaled(1.0 / scale);
+        let found = |turn: u16| -> Result<(Vec<Face>, Vec<Face>)> {
             let turned = match turn {
                 0 => std::borrow::Cow::Borrowed(working.as_ref()),
                 _ => std::borrow::Cow::Owned(turn_image(&working, turn)),
             };
             let (w, h) = (turned.width(), turned.height());
-            Ok(self
-                .candidates(&turned, source)?
-                .iter()
-                .filter(|f| plausible(f))
-                .map(|f| turn_face(f, (360 - turn) % 360, w, h).scaled(1.0 / scale))
-                .collect())
+            let (confirmed, rejected) = self.candidates(&turned, source)?;
+            Ok((
+                confirmed.iter().filter(|f| plausible(f)).map(|f| to_image(f, turn, w, h)).collect(),
+                rejected.iter().map(|f| to_image(f, turn, w, h).clamped(width, height)).collect(),
+            ))
         };
-        let mut best = (0, found(0)?);
+        let (upright, rejected) = found(0)?;
+        let mut best = (0, upright);
         if source == Source::Photo && best.1.is_empty() {
             // A face turned by 90° can pass for an upright one under the wrong turn too: the
             // turn whose best face scores highest wins.
             let top = |faces: &[Face]| faces.iter().map(|f| f.score).fold(f32::NEG_INFINITY, f32::max);
             for turn in [90, 180, 270] {
-                let faces = found(turn)?;
+                let (faces, _) = found(turn)?;
                 if !faces.is_empty() && (best.1.is_empty() || top(&faces) > top(&best.1)) {
                     best = (turn, faces);
                 }
             }
         }
-        let faces = best.1.iter().map(|f| Ok(self.landmarker.refine(image, f)?.clamped(image.width(), image.height())));
-        Ok((best.0, faces.collect::<Result<_>>()?))
+        let faces = best.1.iter().map(|f| Ok(self.landmarker.refine(image, f)?.clamped(width, height)));
+        Ok(Found { rotation: best.0, faces: faces.collect::<Result<_>>()?, rejected })
     }
 
-    /// Candidate faces without landmarks. Camera frames: the camera detector's faces.
-    /// Photos: every detector's faces, overlaps merged (best score kept), each confirmed by
-    /// the face check.
-    fn candidates(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
+    /// Candidate faces without landmarks, and those the face check refused. Camera frames:
+    /// the camera detector's faces. Photos: every detector's faces, overlaps merged (best
+    /// score kept), each confirmed by the face check.
+    fn candidates(&self, image: &RgbImage, source: Source) -> Result<(Vec<Face>, Vec<Face>)> {
         Ok(match source {
-            Source::Camera => self.photo_detectors[self.camera].detect(image)?,
+            Source::Camera => (self.photo_detectors[self.camera].detect(image)?, Vec::new()),
             Source::Photo => {
                 let mut candidates = Vec::new();
                 for detector in &self.photo_detectors {
                     candidates.extend(detector.detect_photo(image)?);
                 }
-                let mut faces = Vec::new();
+                let (mut faces, mut rejected) = (Vec::new(), Vec::new());
                 for candidate in suppress_overlaps(candidates, MERGE_IOU) {
                     let confirmed = match &self.face_check {
                         Some(check) => check.confirm(image, &candidate)?.is_some(),
                         None => true,
                     };
-                    if confirmed {
-                        faces.push(candidate);
-                    }
+                    if confirmed { &mut faces } else { &mut rejected }.push(candidate);
                 }
-                faces
+                (faces, rejected)
             }
         })
     }
@@ -281,6 +319,43 @@ impl Verifier {
     }
 }
 
+/// What [`Verifier::upright_faces`] found.
+struct Found {
+    /// Clockwise turn (degrees) under which the faces are upright.
+    rotation: u16,
+    /// The faces, with landmarks, in the image's pixels.
+    faces: Vec<Face>,
+    /// Upright candidates the face check refused, in the image's pixels: the reasons a
+    /// `NO_FACE` can give.
+    rejected: Vec<Face>,
+}
+
+/// `NO_FACE`, saying why when the image or what the detectors saw tells: an image smaller
+/// than a face is reliably found at, a face too small to be sure of, part of a face at the border, or
+/// a face-like pattern the face check refused.
+fn no_face(image: &RgbImage, rejected: &[Face]) -> Error {
+    let (width, height) = image.dimensions();
+    let reason = if width.min(height) < MIN_FACE_PX {
+        format!("the image is {width}×{height} px: faces are found reliably from about {MIN_FACE_PX} px wide")
+    } else if let Some(face) = rejected.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+        let b = &face.bbox;
+        let size = b.width.max(b.height);
+        if size < MIN_FACE_PX as f32 {
+            format!("the only face-like region, {size:.0} px wide at ({:.0}, {:.0}), is too small to be sure of (faces are found from about {MIN_FACE_PX} px wide)", b.x, b.y)
+        } else if face.cut {
+            format!("only part of a face was seen, cut by the image border at ({:.0}, {:.0})", b.x, b.y)
+        } else {
+            format!(
+                "a face-like region, {size:.0} px wide at ({:.0}, {:.0}), failed the face check (an animal, a pattern, or a face turned away or covered?)",
+                b.x, b.y
+            )
+        }
+    } else {
+        return Error::new(ErrorKind::NoFace, "no face found");
+    };
+    Error::new(ErrorKind::NoFace, format!("no face found: {reason}"))
+}
+
 /// Faces are looked for in a copy of the image at most this long: faces stay far above the
 /// detectors' resolution, and the detectors' input resizes cost little.
 pub const WORKING_SIDE: u32 = 2048;
@@ -293,7 +368,9 @@ fn working_copy(image: &RgbImage) -> (std::borrow::Cow<'_, RgbImage>, f32) {
     }
     let scale = WORKING_SIDE as f32 / longer as f32;
     let (w, h) = (((image.width() as f32 * scale).round() as u32).max(1), ((image.height() as f32 * scale).round() as u32).max(1));
-    (std::borrow::Cow::Owned(imageops::resize(image, w, h, imageops::FilterType::Triangle)), w as f32 / image.width() as f32)
+    // Area averaging in one pass: a filtered resize keeps a float copy of the image at one
+    // of its final sides, 150 MB more for a 50-megapixel photo.
+    (std::borrow::Cow::Owned(imageops::thumbnail(image, w, h)), w as f32 / image.width() as f32)
 }
 
 /// Detections of two detectors overlapping this much are one face.
@@ -311,6 +388,17 @@ fn plausible(face: &Face) -> bool {
     let middle = ((left.0 + right.0) / 2.0, (left.1 + right.1) / 2.0);
     let down = (mouth.0 - middle.0, mouth.1 - middle.1);
     eyes.0 > eyes.1.abs() && down.1 > down.0.abs()
+}
+
+/// The part of `image` around `face` that landmarks and chip read (the box grown by its
+/// size on every side, within the image), and its top-left corner.
+fn surroundings(image: &RgbImage, face: &Face) -> (RgbImage, [f32; 2]) {
+    let b = &face.bbox;
+    let margin = b.width.max(b.height);
+    let (x0, y0) = ((b.x - margin).max(0.0).floor() as u32, (b.y - margin).max(0.0).floor() as u32);
+    let x1 = ((b.x + b.width + margin).ceil() as u32).clamp(x0 + 1, image.width());
+    let y1 = ((b.y + b.height + margin).ceil() as u32).clamp(y0 + 1, image.height());
+    (imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image(), [x0 as f32, y0 as f32])
 }
 
 /// `image` turned clockwise by `degrees` (90, 180 or 270).
@@ -358,6 +446,23 @@ mod tests {
             keypoints: points.iter().map(|&(n, x, y)| Keypoint { name: n.into(), x, y }).collect(),
             cut: false,
         }
+    }
+
+    #[test]
+    fn no_face_gives_the_reason_the_candidates_tell() {
+        let image = RgbImage::new(640, 480);
+        let candidate = |x: f32, side: f32, cut: bool| Face {
+            bbox: BoundingBox { x, y: 100.0, width: side, height: side },
+            score: 0.8,
+            keypoints: Vec::new(),
+            cut,
+        };
+        let message = |rejected: &[Face]| no_face(&image, rejected).to_string();
+        assert_eq!(message(&[]), "no face found");
+        assert!(message(&[candidate(10.0, 30.0, false)]).contains("30 px wide at (10, 100), is too small to be sure of"));
+        assert!(message(&[candidate(0.0, 90.0, true)]).contains("only part of a face was seen, cut by the image border"));
+        assert!(message(&[candidate(200.0, 90.0, false)]).contains("90 px wide at (200, 100), failed the face check"));
+        assert!(no_face(&RgbImage::new(30, 20), &[]).to_string().contains("the image is 30×20 px"));
     }
 
     #[test]

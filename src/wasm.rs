@@ -6,9 +6,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::pipeline::compare::Metric;
 use crate::pipeline::gallery;
-use crate::pipeline::decode::{crop_from_rgba, decode, from_rgba};
+use crate::pipeline::decode::{check_encoded_size, check_size, crop_from_rgba, decode_owned, from_rgba, MATTE};
 use crate::registry::Registry;
-use crate::Error;
+use crate::{Error, ErrorKind};
 
 fn js_error(err: Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
@@ -33,6 +33,14 @@ pub fn model_manifest() -> String {
 #[wasm_bindgen(js_name = modelSet)]
 pub fn model_set(detector: Option<String>, model: Option<String>) -> Result<String, JsValue> {
     to_json(&Registry::builtin().model_set(detector.as_deref(), model.as_deref()).map_err(js_error)?)
+}
+
+/// `IMAGE_TOO_LARGE` for an encoded file of `bytes` bytes over the budget (64 MB): check
+/// before handing a file to [`Verifier::analyze`] or [`Verifier::detect`], whose argument is
+/// copied into wasm memory first (a file beyond the memory would abort the instance).
+#[wasm_bindgen(js_name = checkImageFile)]
+pub fn check_image_file(bytes: usize) -> Result<(), JsValue> {
+    check_encoded_size(bytes).map_err(js_error)
 }
 
 /// Loaded detectors, landmarker and recognition model.
@@ -61,6 +69,44 @@ impl Verifier {
     }
 }
 
+/// The pixels of a browser image — an `ImageData`, or an `ImageBitmap` drawn onto an
+/// `OffscreenCanvas` — through the one conversion every path shares ([`from_rgba`]: pixel
+/// budget, transparency). A bitmap made by `createImageBitmap(blob)` is already upright
+/// (the browser applies EXIF orientation), so nothing here turns it again.
+fn browser_image(image: &JsValue) -> Result<image::RgbImage, JsValue> {
+    use wasm_bindgen::JsCast;
+    let failed = |what: &str, e: JsValue| {
+        js_error(Error::new(ErrorKind::InvalidInput, format!("{what}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))))
+    };
+    if let Some(data) = image.dyn_ref::<web_sys::ImageData>() {
+        return from_rgba(&data.data(), data.width(), data.height()).map_err(js_error);
+    }
+    let Some(bitmap) = image.dyn_ref::<web_sys::ImageBitmap>() else {
+        return Err(js_error(Error::new(ErrorKind::InvalidInput, "expected an ImageData or an ImageBitmap")));
+    };
+    let (width, height) = (bitmap.width(), bitmap.height());
+    if width == 0 || height == 0 {
+        return Err(js_error(Error::new(ErrorKind::InvalidInput, "the ImageBitmap is empty (0 pixels, or closed)")));
+    }
+    // The budget before the canvas: its pixels would be allocated first.
+    check_size(width, height).map_err(js_error)?;
+    let canvas = web_sys::OffscreenCanvas::new(width, height).map_err(|e| failed("cannot make a canvas", e))?;
+    let context: web_sys::OffscreenCanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(|e| failed("cannot draw the bitmap", e))?
+        .and_then(|c| c.dyn_into().ok())
+        .ok_or_else(|| js_error(Error::new(ErrorKind::InvalidInput, "no 2D context for the bitmap")))?;
+    // Drawn over the matte, so the canvas composites as `from_rgba` would: read back
+    // from a transparent canvas, semi-transparent pixels would lose precision to
+    // premultiplied alpha. A fully transparent bitmap is then plain grey: no face.
+    let [r, g, b] = MATTE;
+    context.set_fill_style_str(&format!("rgb({r} {g} {b})"));
+    context.fill_rect(0.0, 0.0, width as f64, height as f64);
+    context.draw_image_with_image_bitmap(bitmap, 0.0, 0.0).map_err(|e| failed("cannot draw the bitmap", e))?;
+    let data = context.get_image_data(0.0, 0.0, width as f64, height as f64).map_err(|e| failed("cannot read the bitmap", e))?;
+    from_rgba(&data.data(), width, height).map_err(js_error)
+}
+
 #[wasm_bindgen]
 impl Verifier {
     /// Load models from their bytes, `ids[i]` (manifest ids) naming `models[i]`: one
@@ -76,27 +122,32 @@ impl Verifier {
     /// Detect, align and embed the largest face of an encoded image (JPEG, PNG, WebP, GIF,
     /// BMP); `camera`: a live frame (fast detector, upright only). Returns
     /// `{faces, chosen, rotation, embedding, aligned: {width, height, rgba}}`.
-    pub fn analyze(&self, image: &[u8], camera: Option<bool>) -> Result<JsValue, JsValue> {
-        let image = decode(image).map_err(js_error)?;
+    /// Call [`check_image_file`] first: the bytes are copied into wasm memory before this
+    /// runs, and released as soon as they are decoded.
+    pub fn analyze(&self, image: Vec<u8>, camera: Option<bool>) -> Result<JsValue, JsValue> {
+        let image = decode_owned(image).map_err(js_error)?;
         analysis_object(&self.0.analyze(&image, source(camera)).map_err(js_error)?)
     }
 
-    /// As [`Verifier::analyze`], from RGBA pixels (a canvas `ImageData`).
-    #[wasm_bindgen(js_name = analyzeRgba)]
-    pub fn analyze_rgba(&self, rgba: &[u8], width: u32, height: u32, camera: Option<bool>) -> Result<JsValue, JsValue> {
-        let image = from_rgba(rgba, width, height).map_err(js_error)?;
-        analysis_object(&self.0.analyze(&image, source(camera)).map_err(js_error)?)
+    /// As [`Verifier::analyze`], from a browser image: an `ImageData` (canvas pixels) or an
+    /// `ImageBitmap` (from a Blob, a video frame, a canvas; EXIF orientation is the
+    /// browser's to apply). The bitmap is left open: its owner closes it.
+    // `image` is taken by value: a borrowed JsValue's shim uses `table.fill`, which the
+    // binaryen the set-up installs (116) cannot parse.
+    #[wasm_bindgen(js_name = analyzeImage)]
+    pub fn analyze_image(&self, image: JsValue, camera: Option<bool>) -> Result<JsValue, JsValue> {
+        analysis_object(&self.0.analyze(&browser_image(&image)?, source(camera)).map_err(js_error)?)
     }
 
     /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
-    pub fn detect(&self, image: &[u8], camera: Option<bool>) -> Result<String, JsValue> {
-        self.faces_json(&decode(image).map_err(js_error)?, camera)
+    pub fn detect(&self, image: Vec<u8>, camera: Option<bool>) -> Result<String, JsValue> {
+        self.faces_json(&decode_owned(image).map_err(js_error)?, camera)
     }
 
-    /// As [`Verifier::detect`], from RGBA pixels (a video frame, say).
-    #[wasm_bindgen(js_name = detectRgba)]
-    pub fn detect_rgba(&self, rgba: &[u8], width: u32, height: u32, camera: Option<bool>) -> Result<String, JsValue> {
-        self.faces_json(&from_rgba(rgba, width, height).map_err(js_error)?, camera)
+    /// As [`Verifier::detect`], from an `ImageData` or `ImageBitmap` (a video frame, say).
+    #[wasm_bindgen(js_name = detectImage)]
+    pub fn detect_image(&self, image: JsValue, camera: Option<bool>) -> Result<String, JsValue> {
+        self.faces_json(&browser_image(&image)?, camera)
     }
 
     /// The embedding of RGBA pixels that are already an aligned face crop of the model's

@@ -68,6 +68,43 @@ fn no_face_in_plain_or_noise_images() {
     }
 }
 
+/// A bare NO_FACE says why when it can: an image too small for any face, a face-like
+/// pattern the face check refused (the other reasons: `verifier::tests`).
+#[test]
+fn no_face_says_why() {
+    let reason = |image: &image::RgbImage| {
+        let err = match verifier().analyze(image, Source::Photo) {
+            Ok(found) => panic!("{}×{}: found {:?}", image.width(), image.height(), found.faces[found.chosen].bbox),
+            Err(err) => err,
+        };
+        assert_eq!(err.kind(), ErrorKind::NoFace, "{err}");
+        println!("{}×{}: {err}", image.width(), image.height());
+        err.to_string()
+    };
+    let photo = image::open(faces_dir().join("img2.jpg")).unwrap().into_rgb8();
+    let thumb = image::imageops::thumbnail(&photo, 8, 6);
+    assert!(reason(&thumb).contains("the image is 8×6 px"));
+    let cat = image::open(crate::root().join("target/negatives/chelsea.png")).unwrap().into_rgb8();
+    assert!(reason(&cat).contains("failed the face check"));
+}
+
+#[test]
+fn faces_of_similar_size_are_warned_about() {
+    let photo = image::open(faces_dir().join("img2.jpg")).unwrap().into_rgb8();
+    let single = verifier().analyze(&photo, Source::Photo).unwrap();
+    assert_eq!(single.warnings, vec![]);
+    // The photo twice, side by side: two faces of one size.
+    let mut twice = image::RgbImage::new(photo.width() * 2, photo.height());
+    image::imageops::replace(&mut twice, &photo, 0, 0);
+    image::imageops::replace(&mut twice, &photo, photo.width() as i64, 0);
+    let analysis = verifier().analyze(&twice, Source::Photo).unwrap();
+    println!("{:?}", analysis.warnings);
+    assert_eq!(analysis.faces.len(), 2);
+    assert_eq!(analysis.warnings.len(), 1);
+    assert_eq!(analysis.warnings[0].code, "SIMILAR_FACES");
+    assert!(analysis.warnings[0].message.starts_with("2 faces"), "{:?}", analysis.warnings);
+}
+
 #[test]
 fn embeddings_are_deterministic() {
     assert_eq!(analyze("img2.jpg").embedding, analyze("img2.jpg").embedding);

@@ -19,7 +19,10 @@
  *   In the image's own pixels; the box is clamped to the image and `cut` says the face runs
  *   past its border. Keypoints: the detector's, then dlib's 5 landmarks.
  * @typedef {{width: number, height: number, rgba: Uint8Array}} Crop
- * @typedef {{faces: Face[], chosen: number, rotation: number, embedding: number[], aligned: Crop}} Analysis
+ * @typedef {{code: string, message: string}} Warning
+ *   SIMILAR_FACES: other faces are nearly as large as the one embedded (crop to choose).
+ * @typedef {{faces: Face[], chosen: number, rotation: number, embedding: number[], aligned: Crop,
+ *            warnings: Warning[]}} Analysis
  *   rotation: degrees the photo was turned clockwise to find its faces upright (0 unless no
  *   upright face was found); boxes and keypoints are in the image's own pixels either way.
  * @typedef {{verified: boolean, distance: number, threshold: number, confidence: number | null,
@@ -106,11 +109,13 @@ export class FaceVerifier {
    * @returns {Promise<[import('./protocol.js').Image, Transferable[]]>}
    */
   static async #message(image) {
-    if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) return [image, [image]];
-    if (typeof ImageData !== 'undefined' && image instanceof ImageData) {
-      const pixels = image.data.slice().buffer;
-      return [{ pixels, width: image.width, height: image.height }, [pixels]];
+    if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
+      // A closed (or transferred) bitmap cannot be posted; say so as the core would.
+      if (image.width === 0) throw Object.assign(new Error('the ImageBitmap is closed (or was already handed over)'), { name: 'INVALID_INPUT' });
+      return [image, [image]];
     }
+    // Cloned on posting: the caller's ImageData stays usable.
+    if (typeof ImageData !== 'undefined' && image instanceof ImageData) return [image, []];
     const bytes = image instanceof Blob ? await image.arrayBuffer() : image instanceof Uint8Array ? image.slice().buffer : image.slice(0);
     return [bytes, [bytes]];
   }
@@ -170,6 +175,16 @@ export class FaceVerifier {
     const analyses = /** @type {[Analysis, Analysis]} */ ([await this.analyze(a), await this.analyze(b)]);
     const verdict = await this.compare(analyses[0].embedding, analyses[1].embedding, options);
     return { ...verdict, analyses };
+  }
+
+  /**
+   * The worker's wasm linear memory, bytes: the most it has needed so far (wasm memory
+   * grows and is never given back), for pages that must stay within a budget — kiosks,
+   * long camera sessions. The largest decodable image raises it to about 400 MB (README).
+   * @returns {Promise<{wasm_bytes: number}>}
+   */
+  memoryUsage() {
+    return this.#call({ type: 'memory' });
   }
 
   /** Stop the worker; pending calls never settle. */

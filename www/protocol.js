@@ -3,8 +3,8 @@
 // every reply echoes it. Progress messages carry the id of the request they belong to.
 
 /**
- * An image: encoded bytes (JPEG, PNG, WebP, GIF, BMP), a bitmap, or RGBA pixels.
- * @typedef {ArrayBuffer | ImageBitmap | {pixels: ArrayBuffer, width: number, height: number}} Image
+ * An image: encoded bytes (JPEG, PNG, WebP, GIF, BMP, TIFF), a bitmap, or canvas pixels.
+ * @typedef {ArrayBuffer | ImageBitmap | ImageData} Image
  *
  * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string}} LoadRequest
  * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean}} AnalyzeRequest
@@ -17,7 +17,8 @@
  *   {op: 'rename', from: string, to: string} |
  *   {op: 'remove', name: string} |
  *   {op: 'find', embedding: number[], metric: string, threshold?: number, limit?: number})} GalleryRequest
- * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest} Request
+ * @typedef {{id: number, type: 'memory'}} MemoryRequest
+ * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest | MemoryRequest} Request
  *
  * @typedef {{id: number, ok: true, value: any}} Success
  * @typedef {{id: number, ok: false, error: {name: string, message: string}}} Failure

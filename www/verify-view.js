@@ -90,7 +90,8 @@ export class VerifyView {
         const { score } = analysis.faces[analysis.chosen];
         const count = analysis.faces.length === 1 ? '1 face' : `${analysis.faces.length} faces, the largest compared`;
         const turned = analysis.rotation ? `; found with the photo turned ${analysis.rotation}°` : '';
-        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %${turned}`;
+        const warnings = analysis.warnings.map((w) => ` ⚠ ${w.message}`).join('');
+        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %${turned}${warnings}`;
       });
       const margin = Math.abs(verdict.threshold - verdict.distance) / verdict.threshold;
       result.dataset.verified = String(verdict.verified);

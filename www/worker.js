@@ -2,7 +2,7 @@
 // Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
 // Verifier and the gallery of its recognition model, then answers requests (see
 // protocol.js). The page never blocks on decoding or inference.
-import init, { Gallery, Verifier, modelManifest, modelSet } from './pkg/faceverify.js';
+import init, { Gallery, Verifier, checkImageFile, modelManifest, modelSet } from './pkg/faceverify.js';
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
@@ -52,31 +52,51 @@ async function download(url, progress) {
 }
 
 /**
- * A model's bytes from the Cache API, else from the network (then cached). The sha256 in
- * the cache key means a new model version is a new key; older versions are dropped.
+ * A model's bytes from the Cache API, else from the network. Nothing is cached here: only
+ * bytes the core has accepted are ({@link keep}), so an error page or a cut download served
+ * in place of a model costs one failed load, not every visit after it.
  * @param {string} url
  * @param {string} sha256
  * @param {(loaded: number, total: number) => void} progress
+ * @returns {Promise<{key: string, bytes: Uint8Array, cached: boolean}>}
  */
 async function modelBytes(url, sha256, progress) {
+  // The sha256 in the key: a new model version is a new key.
   const key = `${url}?sha256=${sha256}`;
-  // No Cache API (an insecure origin): download every time.
-  const cache = await self.caches?.open(MODEL_CACHE).catch(() => undefined);
-  const hit = await cache?.match(key);
+  const hit = await (await modelCache())?.match(key);
   if (hit) {
     const bytes = new Uint8Array(await hit.arrayBuffer());
     progress(bytes.length, bytes.length);
-    return bytes;
+    return { key, bytes, cached: true };
   }
-  const bytes = await download(key, progress);
-  if (cache) {
+  return { key, bytes: await download(key, progress), cached: false };
+}
+
+/** The model cache, or undefined without the Cache API (an insecure origin). */
+const modelCache = () => self.caches?.open(MODEL_CACHE).catch(() => undefined);
+
+/**
+ * After a load: store what came from the network and drop older versions of those files;
+ * after a failed one, drop the cached copies it used (they cannot be trusted).
+ * @param {{key: string, bytes: Uint8Array, cached: boolean}[]} files
+ * @param {boolean} accepted
+ */
+async function keep(files, accepted) {
+  const cache = await modelCache();
+  if (!cache) return;
+  for (const { key, bytes, cached } of files) {
+    if (!accepted) {
+      if (cached) await cache.delete(key);
+      continue;
+    }
+    if (cached) continue;
+    const url = key.split('?')[0];
     for (const old of await cache.keys()) {
       if (old.url.split('?')[0] === url && old.url !== key) await cache.delete(old);
     }
     // A full quota only costs the next visit a download.
     await cache.put(key, new Response(bytes)).catch(() => undefined);
   }
-  return bytes;
 }
 
 /** @param {import('./protocol.js').LoadRequest} request */
@@ -91,7 +111,7 @@ async function load(request) {
   const received = specs.map(() => 0);
   const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
   const report = () => postMessage({ id: request.id, progress: { loaded: sum(received), total: sum(sizes) } });
-  const bytes = await Promise.all(
+  const files = await Promise.all(
     specs.map((/** @type {any} */ spec, /** @type {number} */ i) =>
       modelBytes(new URL(`models/${spec.file}`, request.baseUrl).href, spec.sha256, (done, total) => {
         received[i] = done;
@@ -100,8 +120,16 @@ async function load(request) {
       }),
     ),
   );
-  // Build the new set before dropping the old: a failed load leaves the working one.
-  const next = new Verifier(specs.map((/** @type {any} */ s) => s.id), bytes);
+  // Build the new set before dropping the old: a failed load leaves the working one. The
+  // core checks every file's sha256 against the manifest before parsing it.
+  /** @type {Verifier} */ let next;
+  try {
+    next = new Verifier(specs.map((/** @type {any} */ s) => s.id), files.map((f) => f.bytes));
+  } catch (error) {
+    await keep(files, false);
+    throw error;
+  }
+  await keep(files, true);
   verifier?.free();
   verifier = next;
   const model = specs.find((/** @type {any} */ s) => s.kind === 'embedder');
@@ -115,31 +143,24 @@ async function load(request) {
 }
 
 /**
- * RGBA pixels of a request's image when it is not encoded bytes.
- * @param {ImageBitmap | {pixels: ArrayBuffer, width: number, height: number}} image
- */
-function rgbaOf(image) {
-  if (image instanceof ImageBitmap) {
-    const canvas = new OffscreenCanvas(image.width, image.height);
-    const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
-    ctx.drawImage(image, 0, 0);
-    image.close();
-    return { pixels: ctx.getImageData(0, 0, canvas.width, canvas.height).data, width: canvas.width, height: canvas.height };
-  }
-  return { pixels: new Uint8Array(image.pixels), width: image.width, height: image.height };
-}
-
-/**
- * `fromBytes` on encoded images, `fromRgba` on bitmaps and pixel buffers.
+ * `fromBytes` on encoded images, `fromImage` on the browser's own (ImageData, ImageBitmap),
+ * which the core reads itself. A bitmap is closed afterwards, whatever happened: it was
+ * transferred here, and an open one holds its pixels until collected.
  * @template T
  * @param {import('./protocol.js').Image} image
  * @param {(bytes: Uint8Array) => T} fromBytes
- * @param {(pixels: Uint8Array, width: number, height: number) => T} fromRgba
+ * @param {(image: ImageData | ImageBitmap) => T} fromImage
  */
-function onImage(image, fromBytes, fromRgba) {
-  if (image instanceof ArrayBuffer) return fromBytes(new Uint8Array(image));
-  const { pixels, width, height } = rgbaOf(image);
-  return fromRgba(new Uint8Array(pixels.buffer), width, height);
+function onImage(image, fromBytes, fromImage) {
+  if (image instanceof ArrayBuffer) {
+    checkImageFile(image.byteLength);
+    return fromBytes(new Uint8Array(image));
+  }
+  try {
+    return fromImage(image);
+  } finally {
+    if (image instanceof ImageBitmap) image.close();
+  }
 }
 
 /** What the page shows and stores after every gallery change. @param {Gallery} g */
@@ -188,16 +209,18 @@ function galleryOp(v, g, models, request) {
 /** @param {import('./protocol.js').Request} request */
 async function handle(request) {
   if (request.type === 'load') return load(request);
+  // Linear memory only grows (wasm cannot give pages back), so its size is the peak so far.
+  if (request.type === 'memory') return { wasm_bytes: wasmReady ? (await wasmReady).memory.buffer.byteLength : 0 };
   if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
   const v = verifier;
   switch (request.type) {
     case 'analyze': {
       const camera = request.camera ?? false;
-      return onImage(request.image, (b) => v.analyze(b, camera), (p, w, h) => v.analyzeRgba(p, w, h, camera));
+      return onImage(request.image, (b) => v.analyze(b, camera), (i) => v.analyzeImage(i, camera));
     }
     case 'detect': {
       const camera = request.camera ?? false;
-      return JSON.parse(onImage(request.image, (b) => v.detect(b, camera), (p, w, h) => v.detectRgba(p, w, h, camera)));
+      return JSON.parse(onImage(request.image, (b) => v.detect(b, camera), (i) => v.detectImage(i, camera)));
     }
     case 'verify':
       return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold));

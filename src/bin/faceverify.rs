@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use faceverify::evaluate::{balanced_accuracy, best_balanced_threshold, evaluate, fit_logistic, roc, roc_svg, Scored};
 use faceverify::pipeline::compare::Metric;
-use faceverify::pipeline::decode::decode;
+use faceverify::pipeline::decode::decode_owned;
 use faceverify::pipeline::gallery::Gallery;
 use faceverify::registry::{AlignMethod, ModelSpec};
 use faceverify::{Analysis, Error, ErrorKind, Result, Source, Verifier};
@@ -170,17 +170,22 @@ impl ModelArgs {
 fn read_image(path: &Path) -> Result<image::RgbImage> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::new(ErrorKind::ImageDecode, format!("cannot read \"{}\": {e}", path.display())))?;
-    decode(&bytes).map_err(|e| e.context(format!("\"{}\"", path.display())))
+    decode_owned(bytes).map_err(|e| e.context(format!("\"{}\"", path.display())))
 }
 
+/// The photo's analysis; its warnings go to stderr (and, with `--json`, into the output).
 fn analyze(verifier: &Verifier, path: &Path) -> Result<Analysis> {
-    verifier.analyze(&read_image(path)?, Source::Photo).map_err(|e| e.context(format!("\"{}\"", path.display())))
+    let analysis = verifier.analyze(&read_image(path)?, Source::Photo).map_err(|e| e.context(format!("\"{}\"", path.display())))?;
+    for warning in &analysis.warnings {
+        eprintln!("faceverify: warning: \"{}\": {} [{}]", path.display(), warning.message, warning.code);
+    }
+    Ok(analysis)
 }
 
 fn face_json(analysis: &Analysis) -> serde_json::Value {
     let face = &analysis.faces[analysis.chosen];
     json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "cut": face.cut,
-           "count": analysis.faces.len(), "rotation": analysis.rotation})
+           "count": analysis.faces.len(), "rotation": analysis.rotation, "warnings": analysis.warnings})
 }
 
 fn ms(since: Instant) -> f64 {

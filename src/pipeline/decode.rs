@@ -22,15 +22,52 @@ pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 /// the header before anything is allocated. A 16384 × 16384 PNG of 0.8 MB on disk would
 /// otherwise take 1.4 GB.
 pub const MAX_DECODE_PIXELS: u64 = 50_000_000;
+/// Most memory decoding may hold at once, bytes, checked from the header: the decoded
+/// samples plus the 8-bit RGB copy made from them when they are not 8-bit RGB(A) already.
+/// 8-bit RGBA is composited in place, so 50 megapixels of it (200 MB) pass; 16-bit RGBA
+/// (8 bytes a pixel, then 3) may have 20 megapixels.
+pub const MAX_DECODE_BYTES: u64 = 225_000_000;
+/// Largest encoded file, bytes: it is held while it decodes (in wasm, a copy in linear
+/// memory). A 50-megapixel JPEG is 10–30 MB; a PNG this large is better sent as JPEG.
+pub const MAX_ENCODED_BYTES: u64 = 64_000_000;
+/// From this many pixels (72 MB of RGB) a photo stored sideways is turned in its own buffer
+/// rather than copied.
+const TURN_IN_PLACE_FROM: u64 = 24_000_000;
 /// The colour transparent pixels are composited onto: mid grey, a background as neutral
 /// to the detector as any.
 pub const MATTE: [u8; 3] = [128, 128, 128];
 
 /// Decode JPEG, PNG, WebP, GIF (first frame), BMP or TIFF bytes.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
+    upright(read_stored(bytes)?)
+}
+
+/// As [`decode`], releasing `bytes` as soon as they are decoded, before the RGB conversion
+/// and EXIF turn: the peak then never holds the file and a turned copy at once.
+pub fn decode_owned(bytes: Vec<u8>) -> Result<RgbImage> {
+    let stored = read_stored(&bytes)?;
+    drop(bytes);
+    upright(stored)
+}
+
+/// `IMAGE_TOO_LARGE` for a file over [`MAX_ENCODED_BYTES`]; callers that copy files before
+/// decoding them (the wasm edge) check first.
+pub fn check_encoded_size(len: usize) -> Result<()> {
+    if len as u64 > MAX_ENCODED_BYTES {
+        return Err(Error::new(
+            ErrorKind::ImageTooLarge,
+            format!("the file is {} MB, more than the {} MB read: save it as JPEG or scale it down", len as u64 / 1_000_000, MAX_ENCODED_BYTES / 1_000_000),
+        ));
+    }
+    Ok(())
+}
+
+/// The image as stored, and the EXIF orientation that turns it upright.
+fn read_stored(bytes: &[u8]) -> Result<(DynamicImage, Option<image::metadata::Orientation>)> {
     if bytes.is_empty() {
         return Err(Error::new(ErrorKind::ImageDecode, "empty image data"));
     }
+    check_encoded_size(bytes.len())?;
     if let Some(format) = unsupported_format(bytes) {
         return Err(Error::new(
             ErrorKind::ImageDecode,
@@ -50,19 +87,91 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
-    if width as u64 * height as u64 > MAX_DECODE_PIXELS {
+    check_size(width, height)?;
+    let converted = match decoder.color_type() {
+        image::ColorType::Rgb8 | image::ColorType::Rgba8 => 0,
+        _ => width as u64 * height as u64 * 3,
+    };
+    if decoder.total_bytes() + converted > MAX_DECODE_BYTES {
         return Err(Error::new(
             ErrorKind::ImageTooLarge,
-            format!("{width}×{height} is more than the {} megapixels decoded: scale the photo down", MAX_DECODE_PIXELS / 1_000_000),
+            format!(
+                "{width}×{height} with {:?} samples takes {} MB to decode, more than the {} MB allowed: scale the photo down or save it with 8-bit samples",
+                decoder.color_type(),
+                (decoder.total_bytes() + converted) / 1_000_000,
+                MAX_DECODE_BYTES / 1_000_000
+            ),
         ));
     }
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    if let Some(orientation) = orientation {
-        image.apply_orientation(orientation);
-    }
-    let rgb = if image.color().has_alpha() { flatten(&image.into_rgba8())? } else { image.into_rgb8() };
+    Ok((DynamicImage::from_decoder(decoder).map_err(decode_error)?, orientation))
+}
+
+/// The stored image as 8-bit RGB over the [`MATTE`], then turned upright: turned last, so a
+/// turn that needs a copy copies 3 bytes a pixel, not 4 or 8.
+fn upright((image, orientation): (DynamicImage, Option<image::metadata::Orientation>)) -> Result<RgbImage> {
+    let rgb = match image {
+        DynamicImage::ImageRgba8(rgba) => flatten(rgba)?,
+        image if image.color().has_alpha() => flatten_in_strips(&image)?,
+        image => image.into_rgb8(),
+    };
+    let rgb = match orientation {
+        // In place costs ~25 ns a pixel (random access), a copy ~5: worth it only where the
+        // copy would matter.
+        Some(orientation) if rgb.width() as u64 * rgb.height() as u64 >= TURN_IN_PLACE_FROM => orient_in_place(rgb, orientation),
+        Some(orientation) => {
+            let mut image = DynamicImage::ImageRgb8(rgb);
+            image.apply_orientation(orientation);
+            image.into_rgb8()
+        }
+        None => rgb,
+    };
     Ok(smooth_if_bilevel(rgb))
+}
+
+/// `image` turned by `orientation` in its own buffer. The image crate makes a turned copy
+/// for the quarter turns (EXIF 5–8: every phone photo taken upright), which for 50
+/// megapixels is 150 MB more; these are a transpose in place, then a flip in place.
+fn orient_in_place(image: RgbImage, orientation: image::metadata::Orientation) -> RgbImage {
+    use image::metadata::Orientation::*;
+    let (image, then) = match orientation {
+        Rotate90 => (transpose_in_place(image), FlipHorizontal),
+        Rotate270 => (transpose_in_place(image), FlipVertical),
+        Rotate90FlipH => (transpose_in_place(image), NoTransforms),
+        Rotate270FlipH => (transpose_in_place(image), Rotate180),
+        other => (image, other),
+    };
+    let mut image = DynamicImage::ImageRgb8(image);
+    image.apply_orientation(then);
+    image.into_rgb8()
+}
+
+/// The transpose (pixel (x, y) to (y, x)) of `image`, in its own buffer: every cycle of the
+/// permutation followed once, a bitset marking the pixels already placed (1 bit a pixel).
+fn transpose_in_place(image: RgbImage) -> RgbImage {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let mut data = image.into_raw();
+    let mut placed = vec![0u64; (width * height).div_ceil(64)];
+    for start in 0..width * height {
+        if placed[start / 64] & (1 << (start % 64)) != 0 {
+            continue;
+        }
+        let mut carried = [data[3 * start], data[3 * start + 1], data[3 * start + 2]];
+        let mut from = start;
+        loop {
+            let to = (from % width) * height + from / width;
+            let slot = &mut data[3 * to..3 * to + 3];
+            let displaced = [slot[0], slot[1], slot[2]];
+            slot.copy_from_slice(&carried);
+            carried = displaced;
+            placed[to / 64] |= 1 << (to % 64);
+            from = to;
+            if to == start {
+                break;
+            }
+        }
+    }
+    RgbImage::from_raw(height as u32, width as u32, data).expect("a transpose keeps the pixel count")
 }
 
 /// A 1-bit image (every pixel black or white: a dithered scan or fax) blurred so that its
@@ -73,24 +182,65 @@ fn smooth_if_bilevel(image: RgbImage) -> RgbImage {
     if bilevel { image::imageops::blur(&image, 1.5) } else { image }
 }
 
-/// RGBA pixels (as from a canvas `ImageData`) composited onto the [`MATTE`].
+/// RGBA pixels (as from a canvas `ImageData`) composited onto the [`MATTE`], a bilevel image
+/// smoothed: the same treatment as [`decode`]'s, under the same pixel budget.
 pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
     check_rgba(rgba, width, height)?;
     let image = image::RgbaImage::from_raw(width, height, rgba.to_vec())
         .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))?;
-    flatten(&image)
+    // Pixels a browser decoded get what decoded files get.
+    Ok(smooth_if_bilevel(flatten(image)?))
 }
 
-/// `image` composited onto the [`MATTE`]; a fully transparent image is `NO_FACE`.
-fn flatten(image: &image::RgbaImage) -> Result<RgbImage> {
-    if image.pixels().all(|p| p[3] == 0) {
-        return Err(Error::new(ErrorKind::NoFace, "the image is fully transparent"));
+/// `image` composited onto the [`MATTE`]; a fully transparent image is `NO_FACE`. In place:
+/// each RGB pixel is written over the RGBA bytes already read, so a 50-megapixel image
+/// never needs its RGBA and RGB copies at once.
+fn flatten(image: image::RgbaImage) -> Result<RgbImage> {
+    let (width, height) = image.dimensions();
+    let mut bytes = image.into_raw();
+    let mut visible = false;
+    for i in 0..bytes.len() / 4 {
+        let pixel = [bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]];
+        visible |= pixel[3] > 0;
+        bytes[3 * i..3 * i + 3].copy_from_slice(&composite(pixel));
     }
-    Ok(RgbImage::from_fn(image.width(), image.height(), |x, y| {
-        let [r, g, b, a] = image.get_pixel(x, y).0;
-        let mix = |c: u8, m: u8| ((c as u32 * a as u32 + m as u32 * (255 - a as u32) + 127) / 255) as u8;
-        image::Rgb([mix(r, MATTE[0]), mix(g, MATTE[1]), mix(b, MATTE[2])])
-    }))
+    if !visible {
+        return Err(fully_transparent());
+    }
+    bytes.truncate(bytes.len() / 4 * 3);
+    bytes.shrink_to_fit();
+    RgbImage::from_raw(width, height, bytes).ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))
+}
+
+/// As [`flatten`], for other images with alpha (16-bit, grey + alpha), converted to 8-bit
+/// RGBA 64 rows at a time: a 16-bit image is already the largest buffer decoded, and a full
+/// 8-bit copy of it would add half as much again.
+fn flatten_in_strips(image: &DynamicImage) -> Result<RgbImage> {
+    const STRIP: u32 = 64;
+    let (width, height) = (image.width(), image.height());
+    let mut out = RgbImage::new(width, height);
+    let mut visible = false;
+    for top in (0..height).step_by(STRIP as usize) {
+        let strip = image.crop_imm(0, top, width, STRIP.min(height - top)).into_rgba8();
+        for (x, y, pixel) in strip.enumerate_pixels() {
+            visible |= pixel[3] > 0;
+            out.put_pixel(x, top + y, image::Rgb(composite(pixel.0)));
+        }
+    }
+    if !visible {
+        return Err(fully_transparent());
+    }
+    Ok(out)
+}
+
+/// One RGBA pixel over the [`MATTE`].
+fn composite([r, g, b, a]: [u8; 4]) -> [u8; 3] {
+    let mix = |c: u8, m: u8| ((c as u32 * a as u32 + m as u32 * (255 - a as u32) + 127) / 255) as u8;
+    [mix(r, MATTE[0]), mix(g, MATTE[1]), mix(b, MATTE[2])]
+}
+
+fn fully_transparent() -> Error {
+    Error::new(ErrorKind::NoFace, "the image is fully transparent")
 }
 
 /// The name of a format this build cannot decode but recognises by its first bytes.
@@ -163,7 +313,17 @@ pub fn crop_from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<Rgb32FImag
         .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))
 }
 
+/// `IMAGE_TOO_LARGE` unless `width`×`height` is within the pixel budget
+/// ([`MAX_DECODE_SIDE`] a side, [`MAX_DECODE_PIXELS`] in all).
+pub fn check_size(width: u32, height: u32) -> Result<()> {
+    if width > MAX_DECODE_SIDE || height > MAX_DECODE_SIDE || width as u64 * height as u64 > MAX_DECODE_PIXELS {
+        return Err(too_large(width, height));
+    }
+    Ok(())
+}
+
 fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<()> {
+    check_size(width, height)?;
     let expected = (width as u64) * (height as u64) * 4;
     if width == 0 || height == 0 || rgba.len() as u64 != expected {
         return Err(Error::new(
@@ -171,10 +331,19 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<()> {
             format!("rgba buffer of {} bytes does not match {width}×{height}×4", rgba.len()),
         ));
     }
-    if width > MAX_DECODE_SIDE || height > MAX_DECODE_SIDE {
-        return Err(Error::new(ErrorKind::ImageTooLarge, format!("{width}×{height} pixels is too large")));
-    }
     Ok(())
+}
+
+/// The pixel budget's error, for files and pixel buffers alike.
+fn too_large(width: u32, height: u32) -> Error {
+    Error::new(
+        ErrorKind::ImageTooLarge,
+        format!(
+            "{width}×{height} is more than {} px a side or {} megapixels: scale the photo down",
+            MAX_DECODE_SIDE,
+            MAX_DECODE_PIXELS / 1_000_000
+        ),
+    )
 }
 
 fn decode_error(err: image::ImageError) -> Error {
@@ -209,9 +378,16 @@ mod tests {
 
     /// A valid PNG header (with its CRC) claiming `side`×`side` pixels, then nothing.
     fn png_claiming(side: u32) -> Vec<u8> {
+        png_header(side, 8, 2)
+    }
+
+    /// A 1×1 PNG whose header claims `side`×`side` with `depth`-bit samples of `colour` type.
+    fn png_header(side: u32, depth: u8, colour: u8) -> Vec<u8> {
         let mut bytes = png(1, 1);
         bytes[16..20].copy_from_slice(&side.to_be_bytes());
         bytes[20..24].copy_from_slice(&side.to_be_bytes());
+        bytes[24] = depth;
+        bytes[25] = colour;
         let crc = crc32fast::hash(&bytes[12..29]);
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
         bytes
@@ -290,9 +466,29 @@ mod tests {
     }
 
     #[test]
+    fn orientations_turn_in_place_as_the_image_crate_turns_with_a_copy() {
+        use image::metadata::Orientation::*;
+        for (width, height) in [(7, 3), (1, 5), (4, 4), (64, 9)] {
+            let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, (x * 31 + y * 7) as u8]));
+            for orientation in [NoTransforms, Rotate90, Rotate180, Rotate270, FlipHorizontal, FlipVertical, Rotate90FlipH, Rotate270FlipH] {
+                let mut expected = DynamicImage::ImageRgb8(image.clone());
+                expected.apply_orientation(orientation);
+                assert_eq!(orient_in_place(image.clone(), orientation), expected.into_rgb8(), "{width}×{height} {orientation:?}");
+            }
+        }
+    }
+
+    #[test]
     fn pixel_budget_is_checked_from_the_header() {
         // 8000 × 8000 = 64 megapixels: under the side limit, over the pixel budget.
         let err = decode(&png_claiming(8_000)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ImageTooLarge, "{err}");
+        // 6000 × 6000 16-bit RGBA: 36 megapixels, but 288 MB decoded.
+        let err = decode(&png_header(6_000, 16, 6)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ImageTooLarge, "{err}");
+        assert!(err.to_string().contains("8-bit"), "{err}");
+        // The same budget for pixels handed over: refused before the buffer is looked at.
+        let err = from_rgba(&[], 8_000, 8_000).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ImageTooLarge, "{err}");
     }
 }

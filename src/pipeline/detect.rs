@@ -75,10 +75,21 @@ pub struct Face {
 impl Face {
     /// The face with every coordinate multiplied by `factor` (from one image scale to another).
     pub fn scaled(&self, factor: f32) -> Face {
+        self.mapped(factor, [0.0, 0.0])
+    }
+
+    /// The face in a crop of its image whose top-left corner is at `origin`.
+    pub fn within(&self, origin: [f32; 2]) -> Face {
+        self.mapped(1.0, [-origin[0], -origin[1]])
+    }
+
+    /// Every point p ↦ p·factor + offset.
+    fn mapped(&self, factor: f32, offset: [f32; 2]) -> Face {
         let b = &self.bbox;
+        let [dx, dy] = offset;
         Face {
-            bbox: BoundingBox { x: b.x * factor, y: b.y * factor, width: b.width * factor, height: b.height * factor },
-            keypoints: self.keypoints.iter().map(|k| Keypoint { name: k.name.clone(), x: k.x * factor, y: k.y * factor }).collect(),
+            bbox: BoundingBox { x: b.x * factor + dx, y: b.y * factor + dy, width: b.width * factor, height: b.height * factor },
+            keypoints: self.keypoints.iter().map(|k| Keypoint { name: k.name.clone(), x: k.x * factor + dx, y: k.y * factor + dy }).collect(),
             ..self.clone()
         }
     }

@@ -164,13 +164,29 @@ pub fn check_sha256(spec: &ModelSpec, bytes: &[u8]) -> Result<()> {
     Err(Error::new(
         ErrorKind::ModelInvalid,
         format!(
-            "model \"{}\": {} bytes with sha256 {digest} do not match the manifest's {} (file {})",
+            "model \"{}\": {} bytes{} with sha256 {digest} do not match the manifest's {} (file {})",
             spec.id,
             bytes.len(),
+            looks_like(bytes),
             spec.sha256,
             spec.file
         ),
     ))
+}
+
+/// What bytes served in place of a model file look like, when they look like something
+/// a server sends by mistake: an error page, a JSON error, nothing.
+fn looks_like(bytes: &[u8]) -> &'static str {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).trim_start().to_ascii_lowercase();
+    if bytes.is_empty() {
+        " (empty: the download failed)"
+    } else if head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<head") {
+        " (an HTML page: the server answered with a page, not the model file)"
+    } else if head.starts_with('{') || head.starts_with('[') {
+        " (JSON: the server answered with data, not the model file)"
+    } else {
+        ""
+    }
 }
 
 /// The named output of `outputs` as f32 values, checked for length.
@@ -238,6 +254,11 @@ mod tests {
         let err = Network::load(spec, b"definitely not onnx").err().unwrap();
         assert_eq!(err.kind(), ErrorKind::ModelInvalid);
         assert!(err.to_string().contains("sha256"), "{err}");
+        for (bytes, says) in [(&b""[..], "empty"), (b"\n<!DOCTYPE html><title>404</title>", "HTML page"), (b"{\"error\": 1}", "JSON")] {
+            let err = Network::load(spec, bytes).err().unwrap();
+            assert_eq!(err.kind(), ErrorKind::ModelInvalid);
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]
