@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, cameraVideo, enrol, faces, launchChromium, openApp, pageErrors, startServer } from './helpers.mjs';
+import { artifacts, enrol, faces, launchWithCamera, openApp, pageErrors, startServer } from './helpers.mjs';
 
 let server;
 let context;
@@ -12,10 +12,7 @@ let page;
 
 before(async () => {
   server = await startServer();
-  context = await launchChromium(
-    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${cameraVideo}`],
-    { permissions: ['camera'] },
-  );
+  context = await launchWithCamera();
   page = await openApp(context, server.url);
 });
 

@@ -10,7 +10,7 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const faces = process.env.FACEVERIFY_FACES ?? join(root, '../shared/faces/deepface');
 export const artifacts = join(root, 'test-results');
 /** Chromium's fake-camera video (made by tests/camera_y4m.py in `make fixtures`). */
-export const cameraVideo = join(root, 'target/fixtures-web/camera.y4m');
+const cameraVideo = join(root, 'target/fixtures-web/camera.y4m');
 
 /**
  * Start tools/serve.mjs on a free port; resolves to {url, stop, requests}, where `requests`
@@ -53,6 +53,14 @@ export async function launchChromium(extraArgs = [], options = {}) {
     acceptDownloads: true,
     ...options,
   });
+}
+
+/** As {@link launchChromium}, with Chromium's fake camera playing `cameraVideo` and camera access granted. */
+export function launchWithCamera(extraArgs = [], options = {}) {
+  return launchChromium(
+    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${cameraVideo}`, ...extraArgs],
+    { permissions: ['camera'], ...options },
+  );
 }
 
 const uncaught = new WeakMap();

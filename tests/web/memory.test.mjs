@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cameraVideo, faces, launchChromium, openApp, pageErrors, root, startServer } from './helpers.mjs';
+import { faces, launchWithCamera, openApp, pageErrors, root, startServer } from './helpers.mjs';
 
 const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify');
 const verifies = Number(process.env.FACEVERIFY_VERIFIES ?? 1000);
@@ -25,14 +25,8 @@ let page;
 
 before(async () => {
   server = await startServer();
-  context = await launchChromium(
-    [
-      // gc() in page and worker; measureUserAgentSpecificMemory answers at once.
-      '--js-flags=--expose-gc', '--enable-blink-features=ForceEagerMeasureMemory',
-      '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${cameraVideo}`,
-    ],
-    { permissions: ['camera'], serviceWorkers: 'block' },
-  );
+  // gc() in page and worker; measureUserAgentSpecificMemory answers at once.
+  context = await launchWithCamera(['--js-flags=--expose-gc', '--enable-blink-features=ForceEagerMeasureMemory'], { serviceWorkers: 'block' });
   await context.route('**/files/**', async (route) => {
     const path = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/files\//, ''));
     const file = path.startsWith('faces/') ? join(faces, path.slice('faces/'.length)) : join(root, 'target/fixtures', path);
