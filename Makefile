@@ -9,7 +9,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval reference calibrate openface-check fuzz clean
+.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval reference calibrate quality-curve openface-check fuzz clean
 
 setup:
 	tools/setup.sh
@@ -104,6 +104,10 @@ bench: models wasm
 # each pair list.
 eval: models cli fixtures
 	$(PYTHON) tools/eval_table.py $(CLI) $(PAIRS)
+
+# docs/quality.md: errors on the degraded pairs as the lowest-quality 0–30 % are set aside.
+quality-curve: cli fixtures
+	$(PYTHON) tools/quality_curve.py $(CLI) target/pairs/hard.csv docs/quality-discard.svg
 
 # After converting your own nn4.small2.v1.t7 (README, "OpenFace"): squared L2 distances on
 # OpenFace's example photos next to the ones OpenFace publishes for them.

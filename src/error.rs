@@ -24,6 +24,8 @@ pub enum ErrorKind {
     GalleryInvalid,
     /// An argument is out of range or unknown (pixel buffer size, embedding length, metric).
     InvalidInput,
+    /// A face is below the quality bar asked for (enrolment): the message says why.
+    LowQuality,
 }
 
 impl ErrorKind {
@@ -38,6 +40,7 @@ impl ErrorKind {
             ErrorKind::Inference => "INFERENCE",
             ErrorKind::GalleryInvalid => "GALLERY_INVALID",
             ErrorKind::InvalidInput => "INVALID_INPUT",
+            ErrorKind::LowQuality => "LOW_QUALITY",
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum ModelKind {
     Landmarker,
     /// Maps an aligned face to an embedding.
     Embedder,
+    /// Estimates attributes of an aligned face (age, gender, expression); loaded only when
+    /// asked for.
+    Attributes,
 }
 
 /// One manifest entry.
@@ -73,7 +76,10 @@ pub struct ModelSpec {
     /// Embedders: the output tensor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputSpec>,
-    /// Embedders: where the face keypoints go in the model's input crop.
+    /// Attribute models: what each output tensor holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<AttributeOutput>,
+    /// Embedders and attribute models: where the face keypoints go in the model's input crop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alignment: Option<AlignmentSpec>,
     /// Embedders: accept/reject thresholds per metric.
@@ -89,6 +95,34 @@ pub struct ModelSpec {
     pub published: Option<PublishedThreshold>,
     /// Where the weights come from.
     pub provenance: Provenance,
+}
+
+/// One output of an attribute model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttributeOutput {
+    /// Output tensor name.
+    pub name: String,
+    /// The attribute it estimates: `age`, `gender`, `expression`.
+    pub attribute: String,
+    /// How to read it.
+    #[serde(rename = "type")]
+    pub kind: AttributeType,
+    /// `value`: its unit (e.g. "years").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// `probabilities`: the label of each element, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// How an attribute output reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributeType {
+    /// One number.
+    Value,
+    /// Probabilities over `labels`, summing to 1.
+    Probabilities,
 }
 
 /// A threshold from the model's authors.
@@ -345,6 +379,25 @@ impl Registry {
         ids.push((&self.default_landmarker, ModelKind::Landmarker));
         ids.push((embedder.unwrap_or(&self.default_embedder), ModelKind::Embedder));
         ids.into_iter().map(|(id, kind)| self.get(id, kind)).collect()
+    }
+
+    /// The offered attribute models that estimate `wanted` (`age`, `gender`, `expression`):
+    /// for each attribute the first in manifest order, each model once. `INVALID_INPUT` for
+    /// an attribute no model estimates.
+    pub fn attribute_models(&self, wanted: &[String]) -> Result<Vec<&ModelSpec>> {
+        let mut models: Vec<&ModelSpec> = Vec::new();
+        let offered = || self.models.iter().filter(|m| m.kind == ModelKind::Attributes && m.offered());
+        for attribute in wanted {
+            let spec = offered().find(|m| m.outputs.iter().any(|o| &o.attribute == attribute)).ok_or_else(|| {
+                let mut known: Vec<&str> = offered().flat_map(|m| m.outputs.iter().map(|o| o.attribute.as_str())).collect();
+                known.dedup();
+                Error::new(ErrorKind::InvalidInput, format!("unknown attribute \"{attribute}\" (known: {})", known.join(", ")))
+            })?;
+            if !models.iter().any(|m| m.id == spec.id) {
+                models.push(spec);
+            }
+        }
+        Ok(models)
     }
 
     /// The registry compiled into this build.

@@ -5,6 +5,9 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::align::align;
+use crate::pipeline::attributes::AttributeModel;
+use crate::pipeline::decode::{Decoded, Levels};
+use crate::pipeline::quality::{self, Quality, VERIFY_BAR};
 use crate::pipeline::compare::Metric;
 use crate::pipeline::detect::{suppress_overlaps, BoundingBox, Detector, Face, Keypoint};
 use crate::pipeline::embed::Embedder;
@@ -34,6 +37,8 @@ pub struct Verifier {
     landmarker: Landmarker,
     embedder: Embedder,
     alignment: AlignMethod,
+    /// Attribute models loaded so far (none by default: they load when asked for).
+    attribute_models: Vec<AttributeModel>,
 }
 
 /// What the pipeline found in one image.
@@ -61,7 +66,8 @@ pub struct Analysis {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Warning {
     /// `SIMILAR_FACES`: other faces are nearly as large as the one embedded, so which
-    /// face "the largest" is may not be what the caller meant.
+    /// face "the largest" is may not be what the caller meant. `LOW_QUALITY`: a face is
+    /// below [`quality::VERIFY_BAR`], too poor to decide on.
     pub code: &'static str,
     /// For people: which faces, and what to do.
     pub message: String,
@@ -89,6 +95,32 @@ pub struct Verification {
     pub metric: Metric,
     /// The recognition model's id.
     pub model: String,
+    /// Each face's quality, in the order given; `null` where the caller gave none.
+    pub quality: [Option<Quality>; 2],
+    /// `LOW_QUALITY` when either face is below [`VERIFY_BAR`]: the verdict is then too weak
+    /// to act on ("too poor to decide").
+    pub warnings: Vec<Warning>,
+}
+
+impl Verification {
+    /// The verdict with the two faces' quality, warned about when either is below
+    /// [`VERIFY_BAR`].
+    pub fn with_quality(mut self, a: Option<Quality>, b: Option<Quality>) -> Verification {
+        for (which, q) in [("first", &a), ("second", &b)] {
+            self.warnings.extend(q.as_ref().and_then(|q| low_quality(q, Some(which))));
+        }
+        self.quality = [a, b];
+        self
+    }
+}
+
+/// `LOW_QUALITY` when quality `q` is below [`VERIFY_BAR`] (`which` names the face in a pair).
+fn low_quality(q: &Quality, which: Option<&str>) -> Option<Warning> {
+    let q = Some(q).filter(|q| q.score < VERIFY_BAR)?;
+    Some(Warning {
+        code: "LOW_QUALITY",
+        message: format!("too poor to decide: {}quality {:.2} (under {VERIFY_BAR}): {}", which.map(|w| format!("the {w} face's ")).unwrap_or_default(), q.score, q.explain()),
+    })
 }
 
 impl Analysis {
@@ -103,13 +135,15 @@ impl Analysis {
 
 impl Verifier {
     /// Load models by manifest id from their bytes: one recognition model, one landmarker,
-    /// one or more keypoint detectors, and at most one face check (an MMOD-type detector).
+    /// one or more keypoint detectors, at most one face check (an MMOD-type detector), and
+    /// any attribute models.
     /// Every keypoint detector looks for faces in photos, the manifest's `camera_detector`
     /// (or else the first one) alone in camera frames; the face check confirms each photo
     /// face. [`Registry::model_set`] lists the default set.
     pub fn load(models: &[(&str, &[u8])]) -> Result<Verifier> {
         let registry = Registry::builtin();
         let (mut detectors, mut face_check, mut landmarker, mut embedder) = (Vec::new(), None, None, None);
+        let mut attribute_models = Vec::new();
         let twice = |what: &str| Error::new(ErrorKind::InvalidInput, format!("two {what} models given"));
         for &(id, bytes) in models {
             let spec = registry
@@ -126,6 +160,7 @@ impl Verifier {
                 (ModelKind::Detector, _) => detectors.push(Detector::new(Network::load(spec, bytes)?)?),
                 (ModelKind::Landmarker, _) if landmarker.is_none() => landmarker = Some(Landmarker::load(spec, bytes)?),
                 (ModelKind::Embedder, _) if embedder.is_none() => embedder = Some(Embedder::new(Network::load(spec, bytes)?)?),
+                (ModelKind::Attributes, _) => attribute_models.push(AttributeModel::new(Network::load(spec, bytes)?)?),
                 (kind, _) => return Err(twice(&format!("{kind:?}").to_lowercase())),
             }
         }
@@ -136,7 +171,45 @@ impl Verifier {
         let (landmarker, embedder) = (landmarker.ok_or_else(|| missing("landmark"))?, embedder.ok_or_else(|| missing("recognition"))?);
         let camera = detectors.iter().position(|d| d.network().spec().id == registry.camera_detector).unwrap_or(0);
         let alignment = embedder.alignment().method;
-        Ok(Verifier { photo_detectors: detectors, camera, face_check, landmarker, embedder, alignment })
+        Ok(Verifier { photo_detectors: detectors, camera, face_check, landmarker, embedder, alignment, attribute_models })
+    }
+
+    /// Load an attribute model (manifest kind `attributes`) by id from its bytes; one
+    /// already loaded under that id stays.
+    pub fn load_attributes(&mut self, id: &str, bytes: &[u8]) -> Result<()> {
+        if self.attribute_models.iter().any(|m| m.id() == id) {
+            return Ok(());
+        }
+        let spec = Registry::builtin().get(id, ModelKind::Attributes)?;
+        self.attribute_models.push(AttributeModel::new(Network::load(spec, bytes)?)?);
+        Ok(())
+    }
+
+    /// Estimate the `wanted` attributes (`age`, `gender`, `expression`) of every face of
+    /// `analysis`, found in `image`: each face's `attributes`. The models the registry
+    /// picks for them ([`Registry::attribute_models`]) must be loaded
+    /// ([`Verifier::load_attributes`]); else `INVALID_INPUT` names them.
+    pub fn estimate_attributes(&self, image: &RgbImage, faces: &mut [Face], rotation: u16, wanted: &[String]) -> Result<()> {
+        let mut models = Vec::new();
+        for spec in Registry::builtin().attribute_models(wanted)? {
+            models.push(self.attribute_models.iter().find(|m| m.id() == spec.id).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidInput, format!("attribute model \"{}\" is not loaded", spec.id))
+            })?);
+        }
+        for face in faces.iter_mut() {
+            let turned = match rotation {
+                0 => None,
+                turn => Some(self.turned_upright(image, face, turn)?),
+            };
+            let (picture, upright) = turned.as_ref().map_or((image, &*face), |(p, f)| (p, f));
+            let mut estimates = std::collections::BTreeMap::new();
+            for model in &models {
+                let crop = align(picture, upright, model.network().spec(), model.alignment().method)?;
+                estimates.extend(model.estimate(&crop, wanted)?);
+            }
+            face.attributes = Some(estimates);
+        }
+        Ok(())
     }
 
     /// Load models by manifest id from the folder holding the converted files:
@@ -175,16 +248,30 @@ impl Verifier {
         self.alignment
     }
 
-    /// Faces in `image`, best first, with their landmarks, in the image's pixels.
+    /// Faces in `image`, best first, with their landmarks and quality, in the image's pixels.
     pub fn detect(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
-        Ok(self.upright_faces(image, source)?.faces)
+        Ok(self.upright_faces(image, Levels::IDENTITY, source)?.faces)
+    }
+
+    /// As [`Verifier::detect`], with quality reporting exposure as the file gave it.
+    pub fn detect_decoded(&self, decoded: &Decoded, source: Source) -> Result<Vec<Face>> {
+        Ok(self.upright_faces(&decoded.image, decoded.levels, source)?.faces)
     }
 
     /// Detect, then align and embed the largest face. In a camera frame, faces are not
     /// checked as a photo's are (that would slow every frame down); the one to embed is: the
     /// largest the face check confirms.
     pub fn analyze(&self, image: &RgbImage, source: Source) -> Result<Analysis> {
-        let Found { rotation, faces, mut rejected } = self.upright_faces(image, source)?;
+        self.analyze_levels(image, Levels::IDENTITY, source)
+    }
+
+    /// As [`Verifier::analyze`], with quality reporting exposure as the file gave it.
+    pub fn analyze_decoded(&self, decoded: &Decoded, source: Source) -> Result<Analysis> {
+        self.analyze_levels(&decoded.image, decoded.levels, source)
+    }
+
+    fn analyze_levels(&self, image: &RgbImage, levels: Levels, source: Source) -> Result<Analysis> {
+        let Found { rotation, faces, mut rejected } = self.upright_faces(image, levels, source)?;
         let mut by_size: Vec<usize> = (0..faces.len()).collect();
         by_size.sort_by(|&a, &b| faces[b].bbox.area().total_cmp(&faces[a].bbox.area()));
         let mut chosen = None;
@@ -202,7 +289,7 @@ impl Verifier {
         let chosen = chosen.ok_or_else(|| no_face(image, &rejected))?;
         let area = faces[chosen].bbox.area();
         let rivals = faces.iter().enumerate().filter(|&(i, f)| i != chosen && f.bbox.area() >= SIMILAR_AREA * area).count();
-        let warnings = (rivals > 0)
+        let mut warnings: Vec<Warning> = (rivals > 0)
             .then(|| Warning {
                 code: "SIMILAR_FACES",
                 message: format!(
@@ -215,27 +302,34 @@ impl Verifier {
             })
             .into_iter()
             .collect();
+        warnings.extend(faces[chosen].quality.as_ref().and_then(|q| low_quality(q, None)));
         let aligned = match rotation {
             0 => align(image, &faces[chosen], self.embedder_spec(), self.alignment)?,
-            // Landmarks and chip from the photo turned upright: the pixels the predictor
-            // reads and the chip samples are then those of an upright photo.
-            // Only the face's surroundings are turned: a turned copy of a 50-megapixel
-            // photo would double its memory.
             turn => {
-                let (part, origin) = surroundings(image, &faces[chosen]);
-                let upright = turn_image(&part, turn);
-                let face = turn_face(&faces[chosen].within(origin), turn, part.width(), part.height());
-                align(&upright, &self.landmarker.refine(&upright, &face)?, self.embedder_spec(), self.alignment)?
+                let (upright, face) = self.turned_upright(image, &faces[chosen], turn)?;
+                align(&upright, &face, self.embedder_spec(), self.alignment)?
             }
         };
         let embedding = self.embedder.embed(&aligned)?;
         Ok(Analysis { faces, chosen, rotation, embedding, aligned, warnings })
     }
 
-    /// The faces of `image` with landmarks, in its pixels, and the clockwise turn (degrees)
-    /// under which they are upright. Faces are looked for in a working copy at most
+    /// The part of `image` around `face` (found under the clockwise `turn`), turned upright,
+    /// and the face in it with landmarks from it: the pixels the predictor reads and the chip
+    /// samples are then those of an upright photo. Only the face's surroundings are turned: a
+    /// turned copy of a 50-megapixel photo would double its memory.
+    fn turned_upright(&self, image: &RgbImage, face: &Face, turn: u16) -> Result<(RgbImage, Face)> {
+        let (part, origin) = surroundings(image, face);
+        let upright = turn_image(&part, turn);
+        let face = turn_face(&face.within(origin), turn, part.width(), part.height());
+        let face = self.landmarker.refine(&upright, &face)?;
+        Ok((upright, face))
+    }
+
+    /// The faces of `image` with landmarks and quality, in its pixels, and the clockwise turn
+    /// (degrees) under which they are upright. Faces are looked for in a working copy at most
     /// [`WORKING_SIDE`] pixels long (turned, if need be); landmarks on the image itself.
-    fn upright_faces(&self, image: &RgbImage, source: Source) -> Result<Found> {
+    fn upright_faces(&self, image: &RgbImage, levels: Levels, source: Source) -> Result<Found> {
         let (working, scale) = working_copy(image);
         let (width, height) = image.dimensions();
         let to_image = |f: &Face, turn: u16, w: u32, h: u32| turn_face(f, (360 - turn) % 360, w, h).scaled(1.0 / scale);
@@ -264,8 +358,17 @@ impl Verifier {
                 }
             }
         }
-        let faces = best.1.iter().map(|f| Ok(self.landmarker.refine(image, f)?.clamped(width, height)));
-        Ok(Found { rotation: best.0, faces: faces.collect::<Result<_>>()?, rejected })
+        let rotation = best.0;
+        let faces = best.1.iter().map(|f| {
+            let mut face = self.landmarker.refine(image, f)?.clamped(width, height);
+            // A face quality cannot measure (its crop entirely outside the image) has none.
+            face.quality = match rotation {
+                0 => quality::assess(image, &face, levels).ok(),
+                turn => self.turned_upright(image, &face, turn).and_then(|(part, f)| quality::assess(&part, &f, levels)).ok(),
+            };
+            Ok(face)
+        });
+        Ok(Found { rotation, faces: faces.collect::<Result<_>>()?, rejected })
     }
 
     /// Candidate faces without landmarks, and those the face check refused. Camera frames:
@@ -305,7 +408,7 @@ impl Verifier {
         let distance = metric.distance(a, b)?;
         let spec = self.embedder_spec();
         let confidence = spec.threshold(metric)?.confidence(distance);
-        Ok(Verification { verified: distance <= threshold, distance, threshold, confidence, metric, model: spec.id.clone() })
+        Ok(Verification { verified: distance <= threshold, distance, threshold, confidence, metric, model: spec.id.clone(), quality: [None, None], warnings: Vec::new() })
     }
 
     /// The accept threshold for `metric`: `override_with` when given (it must be a
@@ -432,6 +535,8 @@ fn turn_face(face: &Face, degrees: u16, width: u32, height: u32) -> Face {
             Keypoint { name: k.name.clone(), x, y }
         }).collect(),
         cut: face.cut,
+        quality: face.quality.clone(),
+        attributes: face.attributes.clone(),
     }
 }
 
@@ -445,6 +550,8 @@ mod tests {
             score: 0.9,
             keypoints: points.iter().map(|&(n, x, y)| Keypoint { name: n.into(), x, y }).collect(),
             cut: false,
+            quality: None,
+            attributes: None,
         }
     }
 
@@ -456,6 +563,8 @@ mod tests {
             score: 0.8,
             keypoints: Vec::new(),
             cut,
+            quality: None,
+            attributes: None,
         };
         let message = |rejected: &[Face]| no_face(&image, rejected).to_string();
         assert_eq!(message(&[]), "no face found");

@@ -6,7 +6,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::pipeline::compare::Metric;
 use crate::pipeline::gallery;
-use crate::pipeline::decode::{check_encoded_size, check_size, crop_from_rgba, decode_owned, from_rgba, MATTE};
+use crate::pipeline::decode::{check_encoded_size, check_size, crop_from_rgba, decode_owned, from_rgba, Decoded, MATTE};
+use crate::pipeline::quality::{self, Quality};
 use crate::registry::Registry;
 use crate::{Error, ErrorKind};
 
@@ -38,6 +39,13 @@ pub fn model_set(detector: Option<String>, model: Option<String>) -> Result<Stri
 /// `IMAGE_TOO_LARGE` for an encoded file of `bytes` bytes over the budget (64 MB): check
 /// before handing a file to [`Verifier::analyze`] or [`Verifier::detect`], whose argument is
 /// copied into wasm memory first (a file beyond the memory would abort the instance).
+/// The manifest entries (JSON array) of the attribute models that estimate `attributes`
+/// (`age`, `gender`, `expression`), to fetch and load. `INVALID_INPUT` for an unknown one.
+#[wasm_bindgen(js_name = attributeModels)]
+pub fn attribute_models(attributes: Vec<String>) -> Result<String, JsValue> {
+    to_json(&Registry::builtin().attribute_models(&attributes).map_err(js_error)?)
+}
+
 #[wasm_bindgen(js_name = checkImageFile)]
 pub fn check_image_file(bytes: usize) -> Result<(), JsValue> {
     check_encoded_size(bytes).map_err(js_error)
@@ -64,8 +72,16 @@ fn analysis_object(analysis: &crate::Analysis) -> Result<JsValue, JsValue> {
 }
 
 impl Verifier {
-    fn faces_json(&self, image: &image::RgbImage, camera: Option<bool>) -> Result<String, JsValue> {
-        to_json(&self.0.detect(image, source(camera)).map_err(js_error)?)
+    fn analysis(&self, image: &Decoded, camera: Option<bool>, attributes: Option<Vec<String>>) -> Result<JsValue, JsValue> {
+        let mut analysis = self.0.analyze_decoded(image, source(camera)).map_err(js_error)?;
+        if let Some(wanted) = attributes.filter(|a| !a.is_empty()) {
+            self.0.estimate_attributes(&image.image, &mut analysis.faces, analysis.rotation, &wanted).map_err(js_error)?;
+        }
+        analysis_object(&analysis)
+    }
+
+    fn faces_json(&self, image: &Decoded, camera: Option<bool>) -> Result<String, JsValue> {
+        to_json(&self.0.detect_decoded(image, source(camera)).map_err(js_error)?)
     }
 }
 
@@ -73,7 +89,7 @@ impl Verifier {
 /// `OffscreenCanvas` — through the one conversion every path shares ([`from_rgba`]: pixel
 /// budget, transparency). A bitmap made by `createImageBitmap(blob)` is already upright
 /// (the browser applies EXIF orientation), so nothing here turns it again.
-fn browser_image(image: &JsValue) -> Result<image::RgbImage, JsValue> {
+fn browser_image(image: &JsValue) -> Result<Decoded, JsValue> {
     use wasm_bindgen::JsCast;
     let failed = |what: &str, e: JsValue| {
         js_error(Error::new(ErrorKind::InvalidInput, format!("{what}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))))
@@ -124,9 +140,11 @@ impl Verifier {
     /// `{faces, chosen, rotation, embedding, aligned: {width, height, rgba}}`.
     /// Call [`check_image_file`] first: the bytes are copied into wasm memory before this
     /// runs, and released as soon as they are decoded.
-    pub fn analyze(&self, image: Vec<u8>, camera: Option<bool>) -> Result<JsValue, JsValue> {
+    /// `attributes`: names to estimate for every face (`age`, `gender`, `expression`); their
+    /// models must be loaded ([`Verifier::load_attributes`], [`attribute_models`]).
+    pub fn analyze(&self, image: Vec<u8>, camera: Option<bool>, attributes: Option<Vec<String>>) -> Result<JsValue, JsValue> {
         let image = decode_owned(image).map_err(js_error)?;
-        analysis_object(&self.0.analyze(&image, source(camera)).map_err(js_error)?)
+        self.analysis(&image, camera, attributes)
     }
 
     /// As [`Verifier::analyze`], from a browser image: an `ImageData` (canvas pixels) or an
@@ -135,8 +153,14 @@ impl Verifier {
     // `image` is taken by value: a borrowed JsValue's shim uses `table.fill`, which the
     // binaryen the set-up installs (116) cannot parse.
     #[wasm_bindgen(js_name = analyzeImage)]
-    pub fn analyze_image(&self, image: JsValue, camera: Option<bool>) -> Result<JsValue, JsValue> {
-        analysis_object(&self.0.analyze(&browser_image(&image)?, source(camera)).map_err(js_error)?)
+    pub fn analyze_image(&self, image: JsValue, camera: Option<bool>, attributes: Option<Vec<String>>) -> Result<JsValue, JsValue> {
+        self.analysis(&browser_image(&image)?, camera, attributes)
+    }
+
+    /// Load an attribute model by manifest id from its bytes (sha256 checked).
+    #[wasm_bindgen(js_name = loadAttributes)]
+    pub fn load_attributes(&mut self, id: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        self.0.load_attributes(id, bytes).map_err(js_error)
     }
 
     /// Every face in an encoded image, best first. Returns JSON `[{box, score, keypoints}]`.
@@ -160,9 +184,12 @@ impl Verifier {
 
     /// Compare two embeddings. `threshold` overrides the model's when given.
     /// Returns JSON `{verified, distance, threshold, confidence, metric, model}`.
-    pub fn verify(&self, a: &[f32], b: &[f32], metric: &str, threshold: Option<f32>) -> Result<String, JsValue> {
+    /// `qualities`: JSON `[quality | null, quality | null]` of the two faces (from their
+    /// analyses), for the verdict's `LOW_QUALITY` warning.
+    pub fn verify(&self, a: &[f32], b: &[f32], metric: &str, threshold: Option<f32>, qualities: Option<String>) -> Result<String, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
-        to_json(&self.0.verify(a, b, metric, threshold).map_err(js_error)?)
+        let [qa, qb] = parse_qualities(qualities.as_deref())?;
+        to_json(&self.0.verify(a, b, metric, threshold).map_err(js_error)?.with_quality(qa, qb))
     }
 
     /// The accept threshold for `metric`: `threshold` when given, else the model's
@@ -174,6 +201,26 @@ impl Verifier {
 }
 
 /// Named identities enrolled from one or more embeddings, for one recognition model.
+fn parse_qualities(json: Option<&str>) -> Result<[Option<Quality>; 2], JsValue> {
+    let Some(json) = json else { return Ok([None, None]) };
+    serde_json::from_str(json).map_err(|e| js_error(Error::new(ErrorKind::InvalidInput, format!("qualities: {e}"))))
+}
+
+/// `LOW_QUALITY` unless the face quality (JSON, from an analysis) reaches `bar` (default:
+/// the enrolment bar).
+#[wasm_bindgen(js_name = admitQuality)]
+pub fn admit_quality(quality: &str, bar: Option<f32>) -> Result<(), JsValue> {
+    let quality: Quality =
+        serde_json::from_str(quality).map_err(|e| js_error(Error::new(ErrorKind::InvalidInput, format!("quality: {e}"))))?;
+    quality.admit(bar.unwrap_or(quality::ENROL_BAR)).map_err(js_error)
+}
+
+/// The quality bars: `{enrol, verify}`.
+#[wasm_bindgen(js_name = qualityBars)]
+pub fn quality_bars() -> String {
+    serde_json::json!({"enrol": quality::ENROL_BAR, "verify": quality::VERIFY_BAR}).to_string()
+}
+
 #[wasm_bindgen]
 pub struct Gallery(gallery::Gallery);
 

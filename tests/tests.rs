@@ -3,7 +3,9 @@
 //! elsewhere with FACEVERIFY_FACES, fixtures with FACEVERIFY_FIXTURES.
 
 mod accuracy;
+mod attributes;
 mod openface;
+mod quality;
 mod robustness;
 mod verify;
 
@@ -31,6 +33,7 @@ pub fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {
         ModelKind::Detector => &registry.camera_detector,
         ModelKind::Landmarker => &registry.default_landmarker,
         ModelKind::Embedder => &registry.default_embedder,
+        ModelKind::Attributes => panic!("attribute models have no default"),
     };
     let spec = registry.get(id, kind).unwrap();
     let path = root().join("models/build/onnx").join(&spec.file);

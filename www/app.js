@@ -1,6 +1,7 @@
 // @ts-check
-// The demo page: wires the views (verify, camera, gallery) to one FaceVerifier and the
+// The demo page: wires the views (verify, analyze, camera, gallery) to one FaceVerifier and the
 // settings. The page stays usable while the models load: actions wait for `app.ready`.
+import { AnalyzeView } from './analyze-view.js';
 import { CameraView } from './camera-view.js';
 import { FaceVerifier } from './faceverify.js';
 import { GalleryView } from './gallery-view.js';
@@ -9,7 +10,7 @@ import { VerifyView } from './verify-view.js';
 /**
  * What the views share.
  * @typedef {{ready: Promise<FaceVerifier>, options: () => import('./faceverify.js').CompareOptions,
- *            verify: VerifyView, camera: CameraView, gallery: GalleryView}} App
+ *            verify: VerifyView, analyze: AnalyzeView, camera: CameraView, gallery: GalleryView}} App
  */
 
 const SETTINGS_KEY = 'faceverify-settings';
@@ -63,6 +64,7 @@ const app = /** @type {any} */ ({
   options: () => ({ metric: metric.value, threshold: threshold.value === '' ? undefined : Number(threshold.value) }),
 });
 app.verify = new VerifyView($('verify'), app);
+app.analyze = new AnalyzeView($('analyze'), app);
 app.camera = new CameraView($('camera'), app);
 app.gallery = new GalleryView($('gallery'), app);
 

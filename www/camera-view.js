@@ -2,6 +2,7 @@
 // Camera: a live view with every face boxed and the largest one named from the gallery.
 // Detection runs on every frame; the (slower) embedding and search only when the face
 // moved or every EMBED_EVERY frames, so the overlay keeps up with the video.
+import { attributeLabel } from './analyze-view.js';
 import { drawFaces } from './draw.js';
 
 const EMBED_EVERY = 15;
@@ -107,6 +108,8 @@ export class CameraView {
     /** @type {import('./faceverify.js').Box | null} */ let embeddedBox = null;
     /** @type {import('./faceverify.js').Match | null} */ let match = null;
     let embedNext = true;
+    /** Apparent age, gender, expression of the face last embedded, when asked for. */
+    let described = '';
     let sinceEmbedding = 0;
     /** @type {number[]} */ const frameTimes = [];
     while (this.#stream === stream) {
@@ -119,8 +122,10 @@ export class CameraView {
       try {
         if (embedNext) {
           // analyze detects too, so a frame that embeds costs no extra detection.
-          const analysis = await verifier.analyze(bitmap, { camera: true });
+          const attributes = this.#$('camera-attributes').checked ? ['age', 'gender', 'expression'] : [];
+          const analysis = await verifier.analyze(bitmap, { camera: true, attributes: /** @type {any} */ (attributes) });
           [faces, chosen] = [analysis.faces, analysis.chosen];
+          described = attributes.length ? attributeLabel(faces[chosen]) : '';
           [match = null] = await verifier.gallery.find(analysis.embedding, { ...this.#app.options(), limit: 1 });
           [embeddedBox, sinceEmbedding] = [faces[chosen].box, 0];
         } else {
@@ -131,10 +136,11 @@ export class CameraView {
         if (/** @type {Error} */ (e).name !== 'NO_FACE') return this.#status(/** @type {Error} */ (e).message, 'error');
       }
       if (this.#stream !== stream) return;
-      if (chosen < 0) [embeddedBox, match] = [null, null];
+      if (chosen < 0) [embeddedBox, match, described] = [null, null, ''];
       embedNext = !embeddedBox || iou(faces[chosen].box, embeddedBox) < SAME_FACE_IOU || ++sinceEmbedding >= EMBED_EVERY;
 
-      const label = !match ? 'unknown' : `${match.verified ? match.name : 'unknown'} ${match.best_distance.toFixed(2)}`;
+      const named = !match ? 'unknown' : `${match.verified ? match.name : 'unknown'} ${match.best_distance.toFixed(2)}`;
+      const label = described ? `${named} · ${described}` : named;
       [this.#overlay.width, this.#overlay.height] = [width, height];
       ctx.clearRect(0, 0, width, height);
       drawFaces(ctx, faces, { chosen, label });

@@ -7,12 +7,13 @@ const KEYPOINT = '#ff3b30';
 
 /**
  * Boxes and keypoints of `faces` on `ctx`, image coordinates times `scale`; the face at
- * `chosen` (the one compared) is drawn thicker, with `label` above it when given.
+ * `chosen` (the one compared) is drawn thicker, with `label` above it when given; `labels`
+ * puts one above each face.
  * @param {CanvasRenderingContext2D} ctx
  * @param {import('./faceverify.js').Face[]} faces
- * @param {{scale?: number, chosen?: number, label?: string}} [options]
+ * @param {{scale?: number, chosen?: number, label?: string, labels?: string[]}} [options]
  */
-export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label } = {}) {
+export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label, labels = [] } = {}) {
   faces.forEach((face, i) => {
     const { x, y, width, height } = face.box;
     ctx.strokeStyle = i === chosen ? CHOSEN : OTHER;
@@ -20,14 +21,15 @@ export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label } = {}) {
     ctx.strokeRect(x * scale, y * scale, width * scale, height * scale);
     ctx.fillStyle = KEYPOINT;
     for (const k of face.keypoints) ctx.fillRect(k.x * scale - 2, k.y * scale - 2, 4, 4);
-    if (i === chosen && label) {
+    const text = i === chosen && label ? label : labels[i];
+    if (text) {
       ctx.font = '600 16px system-ui, sans-serif';
-      const textWidth = ctx.measureText(label).width;
+      const textWidth = ctx.measureText(text).width;
       const top = Math.max(0, y * scale - 24);
       ctx.fillStyle = 'rgba(0, 0, 0, 0.75)';
       ctx.fillRect(x * scale, top, textWidth + 10, 22);
       ctx.fillStyle = '#fff';
-      ctx.fillText(label, x * scale + 5, top + 16);
+      ctx.fillText(text, x * scale + 5, top + 16);
     }
   });
 }
@@ -37,7 +39,7 @@ export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label } = {}) {
  * @param {HTMLCanvasElement} canvas
  * @param {ImageBitmap | null} bitmap
  * @param {import('./faceverify.js').Face[]} faces
- * @param {{chosen?: number, label?: string, maxSide?: number}} [options]
+ * @param {{chosen?: number, label?: string, labels?: string[], maxSide?: number}} [options]
  */
 export function drawPhoto(canvas, bitmap, faces, { maxSide = 640, ...options } = {}) {
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));

@@ -10,30 +10,50 @@
 //   const [best] = await verifier.gallery.find(await verifier.embed(other));
 //
 // Errors are `Error`s whose `name` is a stable code: NO_FACE, IMAGE_DECODE,
-// IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT, GALLERY_INVALID.
+// IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT, GALLERY_INVALID,
+// LOW_QUALITY (enrolment of a face below the quality bar).
 
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
  * @typedef {{name: string, x: number, y: number}} Keypoint
- * @typedef {{box: Box, score: number, keypoints: Keypoint[], cut: boolean}} Face
+ * @typedef {{code: string, message: string, score: number}} QualityReason
+ * @typedef {{score: number, reasons: QualityReason[], inter_ocular_distance: number,
+ *            sharpness: number, yaw: number, pitch: number, roll: number, luminance_mean: number,
+ *            luminance_contrast: number, skin_colour: [number, number] | null, eyes_visible: number,
+ *            mouth_visible: number, occlusion: number, detector_score: number}} Quality
+ *   How far the face can be trusted for recognition, 0–1, and why it is low (docs/quality.md:
+ *   units and ranges of every measure).
+ * @typedef {'age' | 'gender' | 'expression'} Attribute
+ * @typedef {{value?: number, unit?: string, label?: string, probability?: number,
+ *            probabilities?: Record<string, number>, model: string}} Estimate
+ *   age: `value` in years (apparent age); gender: `label` 'male' | 'female'; expression:
+ *   `label` one of neutral, happy, sad, angry, fearful, disgusted, surprised; `probabilities`
+ *   of every label. Estimates of appearance (docs/attributes.md), not facts about a person.
+ * @typedef {{box: Box, score: number, keypoints: Keypoint[], cut: boolean, quality?: Quality,
+ *            attributes?: Partial<Record<Attribute, Estimate>>}} Face
  *   In the image's own pixels; the box is clamped to the image and `cut` says the face runs
  *   past its border. Keypoints: the detector's, then dlib's 5 landmarks.
  * @typedef {{width: number, height: number, rgba: Uint8Array}} Crop
  * @typedef {{code: string, message: string}} Warning
  *   SIMILAR_FACES: other faces are nearly as large as the one embedded (crop to choose).
+ *   LOW_QUALITY: a face is below the verification bar: too poor to decide.
  * @typedef {{faces: Face[], chosen: number, rotation: number, embedding: number[], aligned: Crop,
  *            warnings: Warning[]}} Analysis
  *   rotation: degrees the photo was turned clockwise to find its faces upright (0 unless no
  *   upright face was found); boxes and keypoints are in the image's own pixels either way.
  * @typedef {{verified: boolean, distance: number, threshold: number, confidence: number | null,
- *            metric: string, model: string}} Verdict
+ *            metric: string, model: string, quality: [Quality | null, Quality | null],
+ *            warnings: Warning[]}} Verdict
  *   confidence: P(same person | distance) at even prior odds, from the model's calibration.
+ *   A LOW_QUALITY warning means either face is too poor for the verdict to be acted on.
  * @typedef {{camera?: boolean}} SourceOptions
  *   camera: a live camera frame (the fast detector alone, upright only) rather than a photo
  *   (every detector, small and border-cut faces, a face check, turned photos).
  * @typedef {{name: string, best_distance: number, mean_distance: number, verified: boolean}} Match
  * @typedef {{identities: {name: string, count: number}[], json: string}} GalleryState
  * @typedef {{metric?: string, threshold?: number}} CompareOptions
+ * @typedef {ArrayLike<number> | Analysis} Enrolment
+ *   An embedding, or an analysis (its embedding, gated by its face's quality).
  * @typedef {Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap} ImageInput
  */
 
@@ -121,15 +141,17 @@ export class FaceVerifier {
   }
 
   /**
-   * Detect all faces; align and embed the largest. An `ImageBitmap` is transferred
-   * (unusable afterwards).
+   * Detect all faces, each with its quality; align and embed the largest. With
+   * `attributes` (any of 'age', 'gender', 'expression'), every face also gets those
+   * estimates; their models (under 1 MB) are fetched on first use, never with `load`.
+   * An `ImageBitmap` is transferred (unusable afterwards).
    * @param {ImageInput} image
-   * @param {SourceOptions} [options]
+   * @param {SourceOptions & {attributes?: Attribute[]}} [options]
    * @returns {Promise<Analysis>}
    */
-  async analyze(image, { camera = false } = {}) {
+  async analyze(image, { camera = false, attributes = [] } = {}) {
     const [message, transfer] = await FaceVerifier.#message(image);
-    return this.#call({ type: 'analyze', image: message, camera }, transfer);
+    return this.#call({ type: 'analyze', image: message, camera, attributes }, transfer);
   }
 
   /**
@@ -154,14 +176,16 @@ export class FaceVerifier {
 
   /**
    * Compare two embeddings. The threshold is the model's calibrated one for `metric`
-   * unless given.
+   * unless given; with the two faces' `quality` (from their analyses) the verdict warns
+   * when either is too poor to decide.
    * @param {ArrayLike<number>} a
    * @param {ArrayLike<number>} b
-   * @param {CompareOptions} [options]
+   * @param {CompareOptions & {quality?: [Quality | null | undefined, Quality | null | undefined]}} [options]
    * @returns {Promise<Verdict>}
    */
-  compare(a, b, { metric = 'euclidean', threshold } = {}) {
-    return this.#call({ type: 'verify', a: Float32Array.from(a), b: Float32Array.from(b), metric, threshold });
+  compare(a, b, { metric = 'euclidean', threshold, quality } = {}) {
+    const qualities = quality ? JSON.stringify(quality.map((q) => q ?? null)) : undefined;
+    return this.#call({ type: 'verify', a: Float32Array.from(a), b: Float32Array.from(b), metric, threshold, qualities });
   }
 
   /**
@@ -173,7 +197,7 @@ export class FaceVerifier {
    */
   async verify(a, b, options = {}) {
     const analyses = /** @type {[Analysis, Analysis]} */ ([await this.analyze(a), await this.analyze(b)]);
-    const verdict = await this.compare(analyses[0].embedding, analyses[1].embedding, options);
+    const verdict = await this.compare(analyses[0].embedding, analyses[1].embedding, { ...options, quality: chosenQuality(analyses) });
     return { ...verdict, analyses };
   }
 
@@ -191,6 +215,16 @@ export class FaceVerifier {
   terminate() {
     this.#worker.terminate();
   }
+}
+
+/**
+ * The quality of the face each analysis embedded.
+ * @param {Analysis[]} analyses
+ * @returns {[Quality | null, Quality | null]}
+ */
+export function chosenQuality(analyses) {
+  const [a, b] = analyses.map((x) => x.faces[x.chosen]?.quality ?? null);
+  return [a ?? null, b ?? null];
 }
 
 /**
@@ -223,13 +257,23 @@ export class GalleryClient {
   }
 
   /**
-   * Add embeddings to `name` (created if new).
+   * Add faces to `name` (created if new): embeddings, or analyses, whose faces must reach
+   * `minQuality` (0–1; default the enrolment bar, 0.5) or nothing is enrolled (LOW_QUALITY,
+   * saying why). Raw embeddings carry no quality: the caller vouches for them.
    * @param {string} name
-   * @param {ArrayLike<number>[]} embeddings
+   * @param {Enrolment[]} items
+   * @param {{minQuality?: number}} [options]
    * @returns {Promise<GalleryState>}
    */
-  enroll(name, embeddings) {
-    return this.#call({ op: 'enroll', name, embeddings: embeddings.map((e) => Array.from(e)) });
+  enroll(name, items, { minQuality } = {}) {
+    const faces = items.map((item) => ('embedding' in item
+      ? { embedding: Array.from(item.embedding), quality: item.faces[item.chosen]?.quality ?? null }
+      : { embedding: Array.from(/** @type {ArrayLike<number>} */ (item)), quality: null }));
+    return this.#call({
+      op: 'enroll', name, minQuality,
+      embeddings: faces.map((f) => f.embedding),
+      qualities: faces.map((f) => (f.quality ? JSON.stringify(f.quality) : null)),
+    });
   }
 
   /** @param {string} from @param {string} to @returns {Promise<GalleryState>} */

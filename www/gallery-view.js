@@ -76,15 +76,17 @@ export class GalleryView {
     this.#status(`Enrolling ${name} from ${photos.length} photo${photos.length === 1 ? '' : 's'}…`);
     await this.#change(async () => {
       const verifier = await this.#app.ready;
-      const embeddings = [];
+      const analyses = [];
       // All photos are analysed before anything is enrolled: one bad photo enrols none.
       for (const [i, photo] of photos.entries()) {
         const analysis = await verifier.analyze(photo).catch((error) => {
           throw Object.assign(error, { message: `photo ${i + 1}: ${error.message}` });
         });
-        embeddings.push(analysis.embedding);
+        analyses.push(analysis);
       }
-      return verifier.gallery.enroll(name, embeddings);
+      return verifier.gallery.enroll(name, analyses).catch((error) => {
+        throw error.name === 'LOW_QUALITY' ? Object.assign(error, { message: `not enrolled, a photo is too poor: ${error.message}` }) : error;
+      });
     }, `Enrolled ${name} (${photos.length} photo${photos.length === 1 ? '' : 's'}).`);
     if (this.#$('gallery-status').dataset.state === 'ok') {
       this.#pending = [];

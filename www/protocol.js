@@ -7,13 +7,15 @@
  * @typedef {ArrayBuffer | ImageBitmap | ImageData} Image
  *
  * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string}} LoadRequest
- * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean}} AnalyzeRequest
+ * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean, attributes?: string[]}} AnalyzeRequest
  * @typedef {{id: number, type: 'detect', image: Image, camera?: boolean}} DetectRequest
- * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number}} VerifyRequest
+ * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number,
+ *            qualities?: string}} VerifyRequest
+ *   qualities: JSON `[quality | null, quality | null]` of the two faces.
  * @typedef {{id: number, type: 'gallery'} & (
  *   {op: 'state' | 'clear'} |
  *   {op: 'import', json: string} |
- *   {op: 'enroll', name: string, embeddings: number[][]} |
+ *   {op: 'enroll', name: string, embeddings: number[][], qualities?: (string | null)[], minQuality?: number} |
  *   {op: 'rename', from: string, to: string} |
  *   {op: 'remove', name: string} |
  *   {op: 'find', embedding: number[], metric: string, threshold?: number, limit?: number})} GalleryRequest

@@ -8,7 +8,7 @@ const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self
 const SHELL_CACHE = 'faceverify-shell';
 const SHELL = [
   './', 'index.html', 'style.css', 'app.js', 'faceverify.js', 'worker.js', 'protocol.js', 'store.js',
-  'draw.js', 'photo-input.js', 'verify-view.js', 'gallery-view.js', 'camera-view.js',
+  'draw.js', 'photo-input.js', 'verify-view.js', 'analyze-view.js', 'gallery-view.js', 'camera-view.js',
   'pkg/faceverify.js', 'pkg/faceverify_bg.wasm',
 ];
 /** Served from elsewhere in the tree, never part of the app. */

@@ -3,6 +3,7 @@
 // crops, the verdict and a gauge of the distance against the threshold.
 import { drawCrop, drawGauge, drawPhoto } from './draw.js';
 import { acceptPhotos, bitmapOf } from './photo-input.js';
+import { chosenQuality } from './faceverify.js';
 
 const NAMES = ['First', 'Second'];
 
@@ -81,24 +82,31 @@ export class VerifyView {
         });
         analyses.push(analysis);
       }
-      const verdict = await verifier.compare(analyses[0].embedding, analyses[1].embedding, this.#app.options());
+      const verdict = await verifier.compare(analyses[0].embedding, analyses[1].embedding,
+        { ...this.#app.options(), quality: chosenQuality(analyses) });
       if (current !== this.#run) return;
       analyses.forEach((analysis, i) => {
         const slot = this.#slots[i];
         drawPhoto(slot.photo, bitmaps[i], analysis.faces, { chosen: analysis.chosen });
         drawCrop(slot.crop, analysis.aligned);
-        const { score } = analysis.faces[analysis.chosen];
+        const { score, quality } = analysis.faces[analysis.chosen];
         const count = analysis.faces.length === 1 ? '1 face' : `${analysis.faces.length} faces, the largest compared`;
         const turned = analysis.rotation ? `; found with the photo turned ${analysis.rotation}°` : '';
-        const warnings = analysis.warnings.map((w) => ` ⚠ ${w.message}`).join('');
-        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %${turned}${warnings}`;
+        const warnings = analysis.warnings.filter((w) => w.code !== 'LOW_QUALITY').map((w) => ` ⚠ ${w.message}`).join('');
+        const why = quality?.reasons.length ? ` (${quality.reasons.map((r) => r.message).join('; ')})` : '';
+        const judged = quality ? `; quality ${(quality.score * 100).toFixed(0)} %${why}` : '';
+        slot.caption.textContent = `${count}; detector confidence ${(score * 100).toFixed(0)} %${judged}${turned}${warnings}`;
       });
       const margin = Math.abs(verdict.threshold - verdict.distance) / verdict.threshold;
       result.dataset.verified = String(verdict.verified);
+      const poor = verdict.warnings.some((w) => w.code === 'LOW_QUALITY');
+      result.dataset.poor = String(poor);
       // P(same person) from the model's calibration, at even prior odds.
       const confidence = verdict.confidence === null ? '' : `; P(same person) ${percent(verdict.confidence)}`;
+      // Below the verification bar the verdict is not one to act on: say so first.
+      const call = verdict.verified ? 'Same person' : 'Different people';
       result.textContent =
-        `${verdict.verified ? 'Same person' : 'Different people'} — ${verdict.metric} distance ${verdict.distance.toFixed(3)} ` +
+        `${poor ? `Too poor to decide (leaning to ${call.toLowerCase()})` : call} — ${verdict.metric} distance ${verdict.distance.toFixed(3)} ` +
         `(threshold ${verdict.threshold.toFixed(3)}, ${(margin * 100).toFixed(0)} % ${verdict.verified ? 'below' : 'above'} it; ${verdict.model}${confidence})`;
       drawGauge(this.#gauge, verdict);
     } catch (e) {

@@ -2,7 +2,7 @@
 // Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
 // Verifier and the gallery of its recognition model, then answers requests (see
 // protocol.js). The page never blocks on decoding or inference.
-import init, { Gallery, Verifier, checkImageFile, modelManifest, modelSet } from './pkg/faceverify.js';
+import init, { Gallery, Verifier, admitQuality, attributeModels, checkImageFile, modelManifest, modelSet } from './pkg/faceverify.js';
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
@@ -15,6 +15,10 @@ let verifier = null;
 let loaded = null;
 /** @type {Gallery | null} */
 let gallery = null;
+/** Where models are served (from the load request). */
+let baseUrl = '';
+/** Ids of the attribute models the current verifier has loaded. */
+let attributesLoaded = new Set();
 
 /** @param {string} name @param {string} message */
 function named(name, message) {
@@ -132,6 +136,8 @@ async function load(request) {
   await keep(files, true);
   verifier?.free();
   verifier = next;
+  baseUrl = request.baseUrl;
+  attributesLoaded = new Set();
   const model = specs.find((/** @type {any} */ s) => s.kind === 'embedder');
   if (loaded?.model.id !== model.id) {
     gallery?.free();
@@ -163,6 +169,28 @@ function onImage(image, fromBytes, fromImage) {
   }
 }
 
+/**
+ * Load the attribute models that `attributes` need, once: they are not part of the default
+ * download, so verify alone never fetches them. Cached as the other models are.
+ * @param {Verifier} v
+ * @param {string[] | undefined} attributes
+ */
+async function ensureAttributes(v, attributes) {
+  if (!attributes?.length) return;
+  for (const spec of JSON.parse(attributeModels(attributes))) {
+    if (attributesLoaded.has(spec.id)) continue;
+    const file = await modelBytes(new URL(`models/${spec.file}`, baseUrl).href, spec.sha256, () => {});
+    try {
+      v.loadAttributes(spec.id, file.bytes);
+    } catch (error) {
+      await keep([file], false);
+      throw error;
+    }
+    await keep([file], true);
+    attributesLoaded.add(spec.id);
+  }
+}
+
 /** What the page shows and stores after every gallery change. @param {Gallery} g */
 const galleryState = (g) => ({ identities: JSON.parse(g.identities()), json: g.toJson() });
 
@@ -184,6 +212,8 @@ function galleryOp(v, g, models, request) {
       return galleryState(next);
     }
     case 'enroll':
+      // Every face is judged before any is enrolled: one poor photo enrols none.
+      for (const quality of request.qualities ?? []) if (quality) admitQuality(quality, request.minQuality);
       for (const embedding of request.embeddings) g.enroll(request.name, Float32Array.from(embedding));
       return galleryState(g);
     case 'rename':
@@ -216,14 +246,19 @@ async function handle(request) {
   switch (request.type) {
     case 'analyze': {
       const camera = request.camera ?? false;
-      return onImage(request.image, (b) => v.analyze(b, camera), (i) => v.analyzeImage(i, camera));
+      const attributes = request.attributes ?? [];
+      await ensureAttributes(v, attributes).catch((error) => {
+        if (request.image instanceof ImageBitmap) request.image.close();
+        throw error;
+      });
+      return onImage(request.image, (b) => v.analyze(b, camera, attributes), (i) => v.analyzeImage(i, camera, attributes));
     }
     case 'detect': {
       const camera = request.camera ?? false;
       return JSON.parse(onImage(request.image, (b) => v.detect(b, camera), (i) => v.detectImage(i, camera)));
     }
     case 'verify':
-      return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold));
+      return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold, request.qualities));
     case 'gallery':
       return galleryOp(v, gallery, loaded, request);
     default:

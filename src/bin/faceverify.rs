@@ -9,9 +9,10 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use faceverify::evaluate::{balanced_accuracy, best_balanced_threshold, evaluate, fit_logistic, roc, roc_svg, Scored};
 use faceverify::pipeline::compare::Metric;
-use faceverify::pipeline::decode::decode_owned;
+use faceverify::pipeline::decode::{decode_owned, Decoded};
+use faceverify::pipeline::quality::ENROL_BAR;
 use faceverify::pipeline::gallery::Gallery;
-use faceverify::registry::{AlignMethod, ModelSpec};
+use faceverify::registry::{AlignMethod, ModelSpec, Registry};
 use faceverify::{Analysis, Error, ErrorKind, Result, Source, Verifier};
 use serde_json::json;
 
@@ -57,6 +58,9 @@ enum Command {
         /// A photo of the enrolled person (repeat for several).
         #[arg(long = "enrol", required = true)]
         enrolled: Vec<PathBuf>,
+        /// Refuse an enrolment photo whose face quality (0–1) is below this (LOW_QUALITY).
+        #[arg(long, default_value_t = ENROL_BAR)]
+        min_quality: f32,
         #[command(flatten)]
         decision: DecisionArgs,
         #[command(flatten)]
@@ -75,6 +79,19 @@ enum Command {
         img: PathBuf,
         /// Use the live camera's path (the camera detector, upright only) instead of the
         /// photo path.
+        #[arg(long)]
+        camera: bool,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Every face in IMG with its box, keypoints, quality and, when asked, attributes
+    /// (apparent age, gender, expression: estimates of appearance, see docs/attributes.md).
+    Analyze {
+        img: PathBuf,
+        /// Attributes to estimate, comma-separated: age, gender, expression.
+        #[arg(long, value_delimiter = ',')]
+        attributes: Vec<String>,
+        /// Use the live camera's path (the camera detector, upright only).
         #[arg(long)]
         camera: bool,
         #[command(flatten)]
@@ -153,13 +170,15 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn load(&self) -> Result<Verifier> {
-        let dir = self
-            .models_dir
+    fn dir(&self) -> PathBuf {
+        self.models_dir
             .clone()
             .or_else(|| std::env::var_os("FACEVERIFY_MODELS").map(PathBuf::from))
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx"));
-        let verifier = Verifier::from_dir(&dir, self.detector.as_deref(), self.model.as_deref())?;
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/build/onnx"))
+    }
+
+    fn load(&self) -> Result<Verifier> {
+        let verifier = Verifier::from_dir(&self.dir(), self.detector.as_deref(), self.model.as_deref())?;
         Ok(match &self.alignment {
             Some(method) => verifier.with_alignment(method.parse()?),
             None => verifier,
@@ -167,7 +186,7 @@ impl ModelArgs {
     }
 }
 
-fn read_image(path: &Path) -> Result<image::RgbImage> {
+fn read_image(path: &Path) -> Result<Decoded> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::new(ErrorKind::ImageDecode, format!("cannot read \"{}\": {e}", path.display())))?;
     decode_owned(bytes).map_err(|e| e.context(format!("\"{}\"", path.display())))
@@ -175,7 +194,7 @@ fn read_image(path: &Path) -> Result<image::RgbImage> {
 
 /// The photo's analysis; its warnings go to stderr (and, with `--json`, into the output).
 fn analyze(verifier: &Verifier, path: &Path) -> Result<Analysis> {
-    let analysis = verifier.analyze(&read_image(path)?, Source::Photo).map_err(|e| e.context(format!("\"{}\"", path.display())))?;
+    let analysis = verifier.analyze_decoded(&read_image(path)?, Source::Photo).map_err(|e| e.context(format!("\"{}\"", path.display())))?;
     for warning in &analysis.warnings {
         eprintln!("faceverify: warning: \"{}\": {} [{}]", path.display(), warning.message, warning.code);
     }
@@ -184,7 +203,7 @@ fn analyze(verifier: &Verifier, path: &Path) -> Result<Analysis> {
 
 fn face_json(analysis: &Analysis) -> serde_json::Value {
     let face = &analysis.faces[analysis.chosen];
-    json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "cut": face.cut,
+    json!({"box": face.bbox, "score": face.score, "landmarks": face.keypoints, "cut": face.cut, "quality": face.quality,
            "count": analysis.faces.len(), "rotation": analysis.rotation, "warnings": analysis.warnings})
 }
 
@@ -202,7 +221,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let start = Instant::now();
             let (first, second) = (analyze(&verifier, &a)?, analyze(&verifier, &b)?);
             let analyze_ms = ms(start);
-            let verdict = verifier.verify(&first.embedding, &second.embedding, metric, decision.threshold)?;
+            let verdict = verifier
+                .verify(&first.embedding, &second.embedding, metric, decision.threshold)?
+                .with_quality(first.faces[first.chosen].quality.clone(), second.faces[second.chosen].quality.clone());
             if models.json {
                 let mut out = serde_json::to_value(&verdict).unwrap_or_default();
                 out["faces"] = json!([face_json(&first), face_json(&second)]);
@@ -210,7 +231,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out!("{out}");
             } else {
                 out!(
-                    "{}: {} distance {:.4} (threshold {:.4}, {} on {})",
+                    "{}{}: {} distance {:.4} (threshold {:.4}, {} on {})",
+                    if verdict.warnings.is_empty() { "" } else { "too poor to decide, leaning to " },
                     if verdict.verified { "same person" } else { "different people" },
                     metric,
                     verdict.distance,
@@ -221,7 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Match { probe, enrolled, decision, models } => {
+        Command::Match { probe, enrolled, min_quality, decision, models } => {
             let metric: Metric = decision.metric.parse()?;
             let verifier = models.load()?;
             let threshold = verifier.threshold(metric, decision.threshold)?;
@@ -229,7 +251,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let size = spec.output.as_ref().map_or(0, |o| o.size);
             let mut gallery = Gallery::new(&spec.id, size);
             for photo in &enrolled {
-                gallery.enroll("enrolled", analyze(&verifier, photo)?.embedding)?;
+                let analysis = analyze(&verifier, photo)?;
+                if let Some(quality) = &analysis.faces[analysis.chosen].quality {
+                    quality.admit(min_quality).map_err(|e| e.context(format!("\"{}\"", photo.display())))?;
+                }
+                gallery.enroll("enrolled", analysis.embedding)?;
             }
             let probe_embedding = analyze(&verifier, &probe)?.embedding;
             let found = gallery.find(&probe_embedding, metric, threshold)?;
@@ -280,16 +306,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Detect { img, camera, models } => {
             let source = if camera { Source::Camera } else { Source::Photo };
-            let faces = models.load()?.detect(&read_image(&img)?, source)?;
+            let faces = models.load()?.detect_decoded(&read_image(&img)?, source)?;
             if models.json {
                 out!("{}", json!({"faces": faces, "count": faces.len()}));
             } else {
                 for face in &faces {
                     let b = face.bbox;
-                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}", b.x, b.y, b.width, b.height, face.score);
+                    let quality = face.quality.as_ref().map(|q| format!(" quality {:.2}", q.score)).unwrap_or_default();
+                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}{quality}", b.x, b.y, b.width, b.height, face.score);
                 }
             }
             Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Analyze { img, attributes, camera, models } => {
+            let mut verifier = models.load()?;
+            for spec in Registry::builtin().attribute_models(&attributes)? {
+                let path = models.dir().join(&spec.file);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
+                })?;
+                verifier.load_attributes(&spec.id, &bytes)?;
+            }
+            let source = if camera { Source::Camera } else { Source::Photo };
+            let decoded = read_image(&img)?;
+            let context = |e: Error| e.context(format!("\"{}\"", img.display()));
+            let mut analysis = verifier.analyze_decoded(&decoded, source).map_err(context)?;
+            verifier.estimate_attributes(&decoded.image, &mut analysis.faces, analysis.rotation, &attributes).map_err(context)?;
+            if models.json {
+                out!("{}", json!({"faces": analysis.faces, "chosen": analysis.chosen, "rotation": analysis.rotation, "warnings": analysis.warnings}));
+            } else {
+                for face in &analysis.faces {
+                    let b = face.bbox;
+                    let quality = face.quality.as_ref().map(|q| format!(" quality {:.2}", q.score)).unwrap_or_default();
+                    let estimates: Vec<String> = face.attributes.iter().flatten().map(|(name, e)| match (&e.label, e.value) {
+                        (Some(label), _) => format!("{name} {label} ({:.0} %)", e.probability.unwrap_or(0.0) * 100.0),
+                        (None, Some(v)) => format!("{name} {v:.0}{}", e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()),
+                        _ => name.clone(),
+                    }).collect();
+                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}{quality}{}{}", b.x, b.y, b.width, b.height, face.score,
+                         if estimates.is_empty() { "" } else { " · " }, estimates.join(", "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Eval { pairs, root, distances, metric, roc, models } => {
             let metrics = match metric {

@@ -182,7 +182,7 @@ impl Rect {
 /// image. dlib's ResNet was trained on exactly these chips; sampling the full-size photo
 /// instead moved embeddings 0.06 from dlib's own on average (0.22 at worst). Samples stay
 /// f32 (dlib truncates to u8; that moves embeddings by 0.004).
-fn extract_chip(image: &RgbImage, to_image: &Similarity, width: u32, height: u32) -> Option<Rgb32FImage> {
+pub fn extract_chip(image: &RgbImage, to_image: &Similarity, width: u32, height: u32) -> Option<Rgb32FImage> {
     let m = to_image.0.map(f64::from);
     let (angle, scale) = (m[3].atan2(m[0]), m[0].hypot(m[3]));
     let (cols, rows) = (width as f64, height as f64);
@@ -326,6 +326,8 @@ mod tests {
             score: 1.0,
             keypoints: vec![point("right_eye", right_eye), point("left_eye", left_eye)],
             cut: false,
+            quality: None,
+            attributes: None,
         }
     }
 

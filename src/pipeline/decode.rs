@@ -9,6 +9,10 @@
 //! A file cut short is refused (`IMAGE_DECODE`), whatever its format: JPEG decoders fill the
 //! missing part with grey, and a half photo must not verify. Formats the build cannot decode
 //! but can recognise (HEIC, AVIF, JPEG XL, PDF, SVG, PSD) are named in the error.
+//! Dark or flat images (an underexposed camera frame, a 16-bit file whose samples use a
+//! fraction of their range) have their levels stretched, 16-bit ones before they are cut to
+//! 8 bits, so that the detectors see a face; [`Levels`] records how, for quality to report
+//! exposure as given.
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage, RgbImage};
 
@@ -37,14 +41,54 @@ const TURN_IN_PLACE_FROM: u64 = 24_000_000;
 /// to the detector as any.
 pub const MATTE: [u8; 3] = [128, 128, 128];
 
-/// Decode JPEG, PNG, WebP, GIF (first frame), BMP or TIFF bytes.
-pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
-    upright(read_stored(bytes)?)
+/// A decoded image and how its levels were stretched.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// 8-bit RGB, upright, levels stretched when dark or flat.
+    pub image: RgbImage,
+    /// The stretch applied (identity for most photos).
+    pub levels: Levels,
 }
 
-/// As [`decode`], releasing `bytes` as soon as they are decoded, before the RGB conversion
-/// and EXIF turn: the peak then never holds the file and a turned copy at once.
-pub fn decode_owned(bytes: Vec<u8>) -> Result<RgbImage> {
+/// A linear stretch of sample levels: `stretched = (given − black) · gain`, in 8-bit units
+/// (0–255, a 16-bit file's samples divided by 257).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Levels {
+    /// Level that became 0.
+    pub black: f32,
+    /// Factor applied, ≥ 1.
+    pub gain: f32,
+}
+
+impl Levels {
+    /// No stretch.
+    pub const IDENTITY: Levels = Levels { black: 0.0, gain: 1.0 };
+
+    /// The level as given of a stretched level `v` (0–255).
+    pub fn as_given(&self, v: f32) -> f32 {
+        v / self.gain + self.black
+    }
+}
+
+/// Levels are stretched when the brightest content (99.5th percentile of luma) lies below
+/// this level, or the central 99 % of levels spans less than [`FLAT_SPAN`] (0–255 units):
+/// photos as people take them stay untouched.
+const DARK_BELOW: f32 = 100.0;
+const FLAT_SPAN: f32 = 60.0;
+/// Most an 8-bit image is stretched: beyond it, the noise of a dark frame is all that grows.
+const MAX_GAIN_8: f32 = 8.0;
+/// Most a 16-bit image is stretched: its samples hold the levels an 8-bit file lacks.
+const MAX_GAIN_16: f32 = 512.0;
+
+/// Decode JPEG, PNG, WebP, GIF (first frame), BMP or TIFF bytes.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
+    Ok(upright(read_stored(bytes)?)?.image)
+}
+
+/// As [`decode`], with the levels stretch, releasing `bytes` as soon as they are decoded,
+/// before the RGB conversion and EXIF turn: the peak then never holds the file and a turned
+/// copy at once.
+pub fn decode_owned(bytes: Vec<u8>) -> Result<Decoded> {
     let stored = read_stored(&bytes)?;
     drop(bytes);
     upright(stored)
@@ -109,7 +153,8 @@ fn read_stored(bytes: &[u8]) -> Result<(DynamicImage, Option<image::metadata::Or
 
 /// The stored image as 8-bit RGB over the [`MATTE`], then turned upright: turned last, so a
 /// turn that needs a copy copies 3 bytes a pixel, not 4 or 8.
-fn upright((image, orientation): (DynamicImage, Option<image::metadata::Orientation>)) -> Result<RgbImage> {
+fn upright((mut image, orientation): (DynamicImage, Option<image::metadata::Orientation>)) -> Result<Decoded> {
+    let deep = stretch_16(&mut image);
     let rgb = match image {
         DynamicImage::ImageRgba8(rgba) => flatten(rgba)?,
         image if image.color().has_alpha() => flatten_in_strips(&image)?,
@@ -122,7 +167,82 @@ fn upright((image, orientation): (DynamicImage, Option<image::metadata::Orientat
         Some(orientation) => oriented(rgb, orientation),
         None => rgb,
     };
-    Ok(smooth_if_bilevel(rgb))
+    let (image, levels) = stretch_8(smooth_if_bilevel(rgb));
+    let levels = match deep {
+        Some(d) => Levels { black: d.black + levels.black / d.gain, gain: d.gain * levels.gain },
+        None => levels,
+    };
+    Ok(Decoded { image, levels })
+}
+
+/// The 0.5th and 99.5th percentiles of `samples` (every `channels`-th from `first`, about
+/// 64 k of them), in `bins` levels.
+fn percentiles<T: Copy + Into<u32>>(samples: &[T], channels: usize, first: usize, bins: usize) -> (f32, f32) {
+    let count = samples.len() / channels;
+    let step = (count / 65_536).max(1);
+    let mut histogram = vec![0u32; bins];
+    let mut n = 0u32;
+    for i in (0..count).step_by(step) {
+        histogram[(samples[i * channels + first].into() as usize).min(bins - 1)] += 1;
+        n += 1;
+    }
+    let at = |share: f32| {
+        let target = (share * n as f32).ceil() as u32;
+        let mut sum = 0;
+        histogram.iter().position(|&h| { sum += h; sum >= target.max(1) }).unwrap_or(bins - 1) as f32
+    };
+    (at(0.005), at(0.995))
+}
+
+/// The stretch for levels spanning `lo`–`hi` of `full`: `None` when they are neither dark nor
+/// flat, or hold no picture at all (fewer than 4 sample levels).
+fn stretch_for(lo: f32, hi: f32, full: f32, max_gain: f32) -> Option<Levels> {
+    let unit = full / 255.0;
+    if hi - lo < 4.0 || (hi >= DARK_BELOW * unit && hi - lo >= FLAT_SPAN * unit) {
+        return None;
+    }
+    let gain = (full / (hi - lo)).min(max_gain);
+    (gain > 1.05).then_some(Levels { black: lo / unit, gain })
+}
+
+/// Stretch the levels of a 16-bit image in place, before it is cut to 8 bits; the stretch,
+/// in 8-bit units. Percentiles over all colour samples (alpha left alone).
+fn stretch_16(image: &mut DynamicImage) -> Option<Levels> {
+    let (samples, channels, colours): (&mut [u16], usize, usize) = match image {
+        DynamicImage::ImageLuma16(i) => (i.as_mut(), 1, 1),
+        DynamicImage::ImageLumaA16(i) => (i.as_mut(), 2, 1),
+        DynamicImage::ImageRgb16(i) => (i.as_mut(), 3, 3),
+        DynamicImage::ImageRgba16(i) => (i.as_mut(), 4, 3),
+        _ => return None,
+    };
+    let (mut lo, mut hi) = (f32::INFINITY, 0.0f32);
+    for c in 0..colours {
+        let (l, h) = percentiles(samples, channels, c, 65_536);
+        (lo, hi) = (lo.min(l), hi.max(h));
+    }
+    let levels = stretch_for(lo, hi, 65_535.0, MAX_GAIN_16)?;
+    let black = levels.black * 257.0;
+    for pixel in samples.chunks_exact_mut(channels) {
+        for v in &mut pixel[..colours] {
+            *v = ((*v as f32 - black) * levels.gain).round().clamp(0.0, 65_535.0) as u16;
+        }
+    }
+    Some(levels)
+}
+
+/// Stretch the levels of a dark or flat 8-bit image in place, judged on its luma.
+fn stretch_8(mut image: RgbImage) -> (RgbImage, Levels) {
+    let luma: Vec<u8> = {
+        let step = ((image.width() as u64 * image.height() as u64) / 65_536).max(1) as usize;
+        image.pixels().step_by(step).map(|p| ((299 * p.0[0] as u32 + 587 * p.0[1] as u32 + 114 * p.0[2] as u32) / 1000) as u8).collect()
+    };
+    let (lo, hi) = percentiles(&luma, 1, 0, 256);
+    let Some(levels) = stretch_for(lo, hi, 255.0, MAX_GAIN_8) else { return (image, Levels::IDENTITY) };
+    let table: Vec<u8> = (0..=255).map(|v| ((v as f32 - levels.black) * levels.gain).round().clamp(0.0, 255.0) as u8).collect();
+    for v in image.iter_mut() {
+        *v = table[*v as usize];
+    }
+    (image, levels)
 }
 
 /// `image` turned by `orientation` in its own buffer. The image crate makes a turned copy
@@ -185,13 +305,15 @@ fn smooth_if_bilevel(image: RgbImage) -> RgbImage {
 }
 
 /// RGBA pixels (as from a canvas `ImageData`) composited onto the [`MATTE`], a bilevel image
-/// smoothed: the same treatment as [`decode`]'s, under the same pixel budget.
-pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
+/// smoothed, dark or flat levels stretched: the same treatment as [`decode`]'s, under the
+/// same pixel budget.
+pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<Decoded> {
     check_rgba(rgba, width, height)?;
     let image = image::RgbaImage::from_raw(width, height, rgba.to_vec())
         .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "pixel buffer size mismatch"))?;
     // Pixels a browser decoded get what decoded files get.
-    Ok(smooth_if_bilevel(flatten(image)?))
+    let (image, levels) = stretch_8(smooth_if_bilevel(flatten(image)?));
+    Ok(Decoded { image, levels })
 }
 
 /// `image` composited onto the [`MATTE`]; a fully transparent image is `NO_FACE`. In place:
@@ -410,7 +532,8 @@ mod tests {
     fn rgba_size_is_checked() {
         assert_eq!(from_rgba(&[0; 15], 2, 2).unwrap_err().kind(), ErrorKind::InvalidInput);
         let image = from_rgba(&[1, 2, 3, 255, 4, 5, 6, 255], 2, 1).unwrap();
-        assert_eq!(image.as_raw(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(image.image.as_raw(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(image.levels, Levels::IDENTITY, "a picture of two levels is left alone");
     }
 
     fn encoded(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
@@ -490,5 +613,24 @@ mod tests {
         // The same budget for pixels handed over: refused before the buffer is looked at.
         let err = from_rgba(&[], 8_000, 8_000).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ImageTooLarge, "{err}");
+    }
+
+    #[test]
+    fn dark_and_flat_images_are_stretched_and_say_how() {
+        // A 16-bit grey ramp using 1/256 of the range: cut to 8 bits it would be one level.
+        let ramp = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(256, 4, |x, _| image::Luma([x as u16]));
+        let decoded = decode_owned(encoded(&DynamicImage::ImageLuma16(ramp), image::ImageFormat::Png)).unwrap();
+        let levels: std::collections::BTreeSet<u8> = decoded.image.pixels().map(|p| p.0[0]).collect();
+        assert!(levels.len() > 200, "{} levels kept", levels.len());
+        assert!(decoded.levels.gain > 200.0, "{:?}", decoded.levels);
+        assert!(decoded.levels.as_given(255.0) < 1.1, "as given, the brightest level is under 1/255: {:?}", decoded.levels);
+        // An underexposed 8-bit frame: levels 0–60 → about 0–255, gain at most 8.
+        let dark = RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x + y) as u8 / 2, (x + y) as u8 / 2, (x + y) as u8 / 2]));
+        let rgba: Vec<u8> = dark.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2], 255]).collect();
+        let stretched = from_rgba(&rgba, 64, 64).unwrap();
+        assert!(stretched.levels.gain > 3.0 && stretched.levels.gain <= MAX_GAIN_8, "{:?}", stretched.levels);
+        // A photo's levels stay as they are.
+        let photo = RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 128]));
+        assert_eq!(stretch_8(photo.clone()), (photo, Levels::IDENTITY));
     }
 }

@@ -5,11 +5,15 @@
 //! centre offset, its size and keypoint offsets in input pixels; overlapping detections are
 //! merged by score-weighted averaging (MediaPipe's weighted NMS), which steadies keypoints.
 
+use std::collections::BTreeMap;
+
 use image::{imageops, RgbImage};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::network::{output, Network};
+use crate::pipeline::attributes::Estimate;
+use crate::pipeline::quality::Quality;
 use crate::registry::{AnchorGrid, DecoderSpec};
 
 /// An axis-aligned box in image pixels.
@@ -70,6 +74,12 @@ pub struct Face {
     pub keypoints: Vec<Keypoint>,
     /// Whether the face runs past the image border: its box is then clamped to the image.
     pub cut: bool,
+    /// How far the face can be trusted for recognition; set once the landmarks are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
+    /// Attribute estimates by name (`age`, `gender`, `expression`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, Estimate>>,
 }
 
 impl Face {
@@ -208,7 +218,7 @@ impl Detector {
                             Keypoint { name: name.clone(), x, y }
                         })
                         .collect();
-                    candidates.push(Face { bbox, score, keypoints: points, cut: false });
+                    candidates.push(Face { bbox, score, keypoints: points, cut: false, quality: None, attributes: None });
                 }
                 Ok(weighted_nms(candidates, *iou_threshold))
             }
@@ -226,7 +236,7 @@ impl Detector {
                     let (x, y) = ((i % cols) as f32, (i / cols) as f32);
                     let (cx, cy) = letterbox.to_image(x * *stride as f32 + offset, y * *stride as f32 + offset);
                     let bbox = BoundingBox { x: cx - side / 2.0, y: cy - side / 2.0, width: side, height: side };
-                    faces.push(Face { bbox, score, keypoints: Vec::new(), cut: false });
+                    faces.push(Face { bbox, score, keypoints: Vec::new(), cut: false, quality: None, attributes: None });
                 }
                 Ok(suppress_overlaps(faces, *iou_threshold))
             }
@@ -442,6 +452,8 @@ mod tests {
             score,
             keypoints: vec![Keypoint { name: "nose".into(), x: x + 5.0, y: 5.0 }],
             cut: false,
+            quality: None,
+            attributes: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! them knows about the browser, files or the command line: bytes and pixels in, data out.
 
 pub mod align;
+pub mod attributes;
 pub mod compare;
 pub mod decode;
 pub mod detect;
@@ -9,3 +10,4 @@ pub mod embed;
 pub mod gallery;
 pub mod landmarks;
 pub mod network;
+pub mod quality;

@@ -37,6 +37,16 @@ test('the live overlay names the enrolled person in front of the camera', async 
   await page.locator('#camera').screenshot({ path: join(artifacts, 'camera-live.png') });
 });
 
+test('asked for, the live overlay shows apparent gender, age and expression', async () => {
+  await page.check('[data-testid="camera-attributes"]');
+  await page.waitForFunction(() => / · (male|female) \d+ \w+$/.test(document.querySelector('[data-testid="live-result"]').textContent), null, { timeout: 60_000 });
+  const live = await page.locator('[data-testid="live-result"]').textContent();
+  console.log(`live with attributes: ${live}`);
+  assert.match(live, /^Angelina \d\.\d\d · female \d+ (neutral|happy|sad|angry|fearful|disgusted|surprised)$/);
+  await page.locator('#camera').screenshot({ path: join(artifacts, 'camera-attributes.png') });
+  await page.uncheck('[data-testid="camera-attributes"]');
+});
+
 test('a captured frame verifies against a photo of the same person', async () => {
   await page.click('[data-testid="capture"]');
   await page.setInputFiles('[data-testid="file-b"]', join(faces, 'img2.jpg'));

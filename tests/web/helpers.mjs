@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -85,10 +85,13 @@ export async function openApp(context, url) {
   return page;
 }
 
-/** Enrol `name` from `photos` (file names in the shared faces folder) through the page. */
+/** A photo by absolute path, or by file name in the shared faces folder. */
+const photoPath = (p) => (isAbsolute(p) ? p : join(faces, p));
+
+/** Enrol `name` from `photos` (see {@link photoPath}) through the page. */
 export async function enrol(page, name, photos) {
   await page.fill('[data-testid="enrol-name"]', name);
-  await page.setInputFiles('[data-testid="enrol-files"]', photos.map((p) => join(faces, p)));
+  await page.setInputFiles('[data-testid="enrol-files"]', photos.map(photoPath));
   await page.click('[data-testid="enrol-submit"]');
   await page.waitForFunction(
     (name) => document.querySelector('[data-testid="gallery-status"]').textContent.startsWith(`Enrolled ${name}`),
@@ -99,8 +102,8 @@ export async function enrol(page, name, photos) {
 
 /** Choose both verify photos and wait for a verdict different from `previous`. */
 export async function verdictFor(page, a, b, previous = '') {
-  await page.setInputFiles('[data-testid="file-a"]', join(faces, a));
-  await page.setInputFiles('[data-testid="file-b"]', join(faces, b));
+  await page.setInputFiles('[data-testid="file-a"]', photoPath(a));
+  await page.setInputFiles('[data-testid="file-b"]', photoPath(b));
   await page.waitForFunction(
     (prev) => {
       const el = document.querySelector('[data-testid="result"]');
