@@ -138,28 +138,39 @@ class Converter:
         return self.finish(["age", "gender"], "face-api AgeGenderNet (TinyXception, 2 main blocks): "
                            "age in years, gender probabilities [male, female]")
 
-    # FaceFeatureExtractor (faceFeatureExtractor/denseBlock.ts, denseBlock4)
-    def dense_block(self, x: str, size: int, prefix: str, first: bool):
+    # FaceFeatureExtractor (faceFeatureExtractor/denseBlock.ts): denseBlock4, or denseBlock3
+    # (the tiny landmark net's) with `convs=3`. Each conv's input is the sum of all earlier
+    # outputs (after ReLU); the block's output is the sum of all of them.
+    def dense_block(self, x: str, size: int, prefix: str, first: bool, convs: int = 4):
         if first:
             out1, size = self.conv(x, size, prefix + "/conv0", 2)
         else:
             out1, size = self.separable(x, size, prefix + "/conv0", 2)
-        out1 = self.relu(out1)
-        out2, _ = self.separable(out1, size, prefix + "/conv1")
-        in3 = self.relu(self.g.op("Add", [out1, out2]))
-        out3, _ = self.separable(in3, size, prefix + "/conv2")
-        sum3 = self.g.op("Add", [out1, self.g.op("Add", [out2, out3])])
-        out4, _ = self.separable(self.relu(sum3), size, prefix + "/conv3")
-        total = self.g.op("Add", [out1, self.g.op("Add", [out2, self.g.op("Add", [out3, out4])])])
-        return self.relu(total), size
+        outs = [self.relu(out1)]
+        for i in range(1, convs):
+            sum_in = outs[0] if i == 1 else self.relu(self.nested_sum(outs))
+            out, _ = self.separable(sum_in, size, f"{prefix}/conv{i}")
+            outs.append(out)
+        return self.relu(self.nested_sum(outs)), size
 
-    def expression(self) -> onnx.ModelProto:
+    def nested_sum(self, terms: list) -> str:
+        """a + (b + (c + …)), in face-api's order (float addition is not associative)."""
+        total = terms[-1]
+        for term in reversed(terms[:-1]):
+            total = self.g.op("Add", [term, total])
+        return total
+
+    def features(self) -> str:
+        """FaceFeatureExtractor.forwardInput: 4 dense blocks, 112 → 7 px, then the 7×7 mean."""
         x, size = "input", SIZE
         for i in range(4):
             x, size = self.dense_block(x, size, f"dense{i}", first=i == 0)
         if size != 7:
             raise ValueError(f"unexpected feature map size {size}")
-        x = self.fc(self.pooled(x), "fc")
+        return self.pooled(x)
+
+    def expression(self) -> onnx.ModelProto:
+        x = self.fc(self.features(), "fc")
         self.g.rename(self.g.op("Softmax", [x], axis=1), "expression")
         return self.finish(["expression"], "face-api FaceExpressionNet: probabilities of neutral, happy, "
                            "sad, angry, fearful, disgusted, surprised")
@@ -171,14 +182,15 @@ class Converter:
         return self.g.model({"input": [1, 3, SIZE, SIZE]}, outputs, doc)
 
 
-def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] not in MODELS:
-        sys.exit(__doc__.strip().splitlines()[-1])
+def main(models: dict = MODELS, converter: type = Converter, usage: str = __doc__) -> None:
+    """`WHICH PACKAGE_DIR OUT.onnx` from the command line: `converter.WHICH()` on the weights
+    of `models[WHICH]` (a subclass may add nets: tools/liveness/)."""
+    if len(sys.argv) != 4 or sys.argv[1] not in models:
+        sys.exit(usage.strip().splitlines()[-1])
     which, package, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     model_dir = package / "model"
-    manifest = json.loads((model_dir / f"{MODELS[which]}-weights_manifest.json").read_text())
-    converter = Converter(read_weights(manifest, model_dir, keep_quantized=True))
-    onnx.save(getattr(converter, which)(), out)
+    manifest = json.loads((model_dir / f"{models[which]}-weights_manifest.json").read_text())
+    onnx.save(getattr(converter(read_weights(manifest, model_dir, keep_quantized=True)), which)(), out)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { faceapi, loadNet, tf } from './faceapi_node.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPORT_ONLY = process.argv.includes('--report');
 const OUT = path.resolve(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? path.join(ROOT, 'target', 'attributes'));
-const MODEL_DIR = path.join(ROOT, 'models', 'build', 'packages', '@vladmandic__face-api', 'package', 'model');
 const ONNX_DIR = path.join(ROOT, 'models', 'build', 'onnx');
 const MEAN = [122.782, 117.001, 104.298];
 const STD = 255;
@@ -41,34 +41,7 @@ const GENDER = {
   'Matt Damon': 'male', 'Steve Carell': 'male', 'Sundar Pichai': 'male',
 };
 
-// face-api's browser bundle carries its own tfjs; hide Node from it while it loads, or tfjs
-// sets up its Node platform with the bundle's empty `util` stub and throws. Weights are read
-// with fs and images come as tensors, so no fetch is needed.
-const versions = process.versions;
-Object.defineProperty(process, 'versions', { value: { ...versions, node: undefined }, configurable: true, writable: true });
-const faceapi = await import('@vladmandic/face-api/dist/face-api.esm.js');
-Object.defineProperty(process, 'versions', { value: versions, configurable: true, writable: true });
-faceapi.env.initialize(); // face-api's own environment: Node's now (placeholder media classes)
 const ort = await import('onnxruntime-web');
-const { tf } = faceapi;
-// …and give tfjs the few platform services it uses (Node's own, minus fetch).
-tf.env().setPlatform('node-plain', {
-  fetch: () => { throw new Error('no fetch here'); },
-  now: () => performance.now(),
-  encode: (text) => new TextEncoder().encode(text),
-  decode: (bytes, encoding) => new TextDecoder(encoding).decode(bytes),
-  isTypedArray: (a) => ArrayBuffer.isView(a) && !(a instanceof DataView),
-});
-
-async function loadNet(net, name) {
-  const manifest = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, `${name}-weights_manifest.json`), 'utf8'));
-  const read = async (paths) => paths.map((p) => {
-    const b = fs.readFileSync(p);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-  });
-  const weightMap = await tf.io.weightsLoaderFactory(read)(manifest, MODEL_DIR);
-  net.loadFromWeightMap(weightMap);
-}
 
 function readRgb(file, width, height) {
   const bytes = fs.readFileSync(file);
