@@ -210,7 +210,11 @@ export class GalleryView {
         maxSide: 480,
       });
       result.dataset.best = best ? best.name : '';
+      // A probe under the verification bar: the ranking is shown, but not as an answer.
+      const poor = analysis.warnings.find((w) => w.code === 'LOW_QUALITY');
+      result.dataset.poor = String(Boolean(poor));
       if (!matches.length) result.textContent = 'The gallery is empty: enrol someone first.';
+      else if (poor) result.append(Object.assign(document.createElement('li'), { textContent: `Too poor to decide: ${poor.message.replace(/^too poor to decide: /, '')}` }));
       result.append(
         ...matches.map((m) => {
           const li = document.createElement('li');

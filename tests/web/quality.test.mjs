@@ -60,6 +60,20 @@ test('faces behind dark glasses are too poor to decide', async () => {
   assert.equal(await page.getAttribute('[data-testid="result"]', 'data-poor'), 'false');
 });
 
+test('finding a face behind dark glasses says it is too poor to decide', async () => {
+  await page.fill('[data-testid="enrol-name"]', 'Angelina');
+  await page.setInputFiles('[data-testid="enrol-files"]', join(faces, 'img1.jpg'));
+  await page.click('[data-testid="enrol-submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="gallery-status"]').textContent.startsWith('Enrolled Angelina'), null, { timeout: 60_000 });
+  await page.setInputFiles('[data-testid="find-file"]', hard('deepface_img2.sunglasses.png'));
+  await page.waitForFunction(() => document.querySelector('[data-testid="find-result"]').dataset.poor !== undefined, null, { timeout: 60_000 });
+  assert.equal(await page.getAttribute('[data-testid="find-result"]', 'data-poor'), 'true');
+  assert.match(await page.textContent('[data-testid="find-result"]'), /^Too poor to decide: quality 0\.00/);
+  await page.setInputFiles('[data-testid="find-file"]', join(faces, 'img2.jpg'));
+  await page.waitForFunction(() => document.querySelector('[data-testid="find-result"]').dataset.poor === 'false', null, { timeout: 60_000 });
+  assert.equal(await page.getAttribute('[data-testid="find-result"]', 'data-best'), 'Angelina');
+});
+
 test('a blurred photo is not enrolled, and says why', async () => {
   await page.fill('[data-testid="enrol-name"]', 'Blurred');
   await page.setInputFiles('[data-testid="enrol-files"]', hard('deepface_img1.blur.png'));
