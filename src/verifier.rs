@@ -116,7 +116,9 @@ impl Verification {
 
 /// `LOW_QUALITY` when quality `q` is below [`VERIFY_BAR`] (`which` names the face in a pair).
 fn low_quality(q: &Quality, which: Option<&str>) -> Option<Warning> {
-    let q = Some(q).filter(|q| q.score < VERIFY_BAR)?;
+    if q.score >= VERIFY_BAR {
+        return None;
+    }
     Some(Warning {
         code: "LOW_QUALITY",
         message: format!("too poor to decide: {}quality {:.2} (under {VERIFY_BAR}): {}", which.map(|w| format!("the {w} face's ")).unwrap_or_default(), q.score, q.explain()),
@@ -220,16 +222,20 @@ impl Verifier {
         let files = Registry::builtin()
             .model_set(detector, embedder)?
             .into_iter()
-            .map(|spec| {
-                let path = dir.join(&spec.file);
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
-                })?;
-                Ok((spec.id.as_str(), bytes))
-            })
+            .map(|spec| Ok((spec.id.as_str(), read_model(dir, spec)?)))
             .collect::<Result<Vec<_>>>()?;
         let models: Vec<(&str, &[u8])> = files.iter().map(|(id, bytes)| (*id, &bytes[..])).collect();
         Verifier::load(&models)
+    }
+
+    /// Load the attribute models that estimate `wanted` ([`Registry::attribute_models`])
+    /// from the folder holding the converted files. Native builds only.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_attributes_from_dir(&mut self, dir: &std::path::Path, wanted: &[String]) -> Result<()> {
+        for spec in Registry::builtin().attribute_models(wanted)? {
+            self.load_attributes(&spec.id, &read_model(dir, spec)?)?;
+        }
+        Ok(())
     }
 
     /// The recognition model's manifest entry.
@@ -420,6 +426,14 @@ impl Verifier {
             None => Ok(self.embedder_spec().threshold(metric)?.value),
         }
     }
+}
+
+/// The converted file of `spec` in `dir`; `MODEL_INVALID` when it cannot be read.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_model(dir: &std::path::Path, spec: &ModelSpec) -> Result<Vec<u8>> {
+    let path = dir.join(&spec.file);
+    std::fs::read(&path)
+        .map_err(|e| Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display())))
 }
 
 /// What [`Verifier::upright_faces`] found.

@@ -8,12 +8,9 @@ use faceverify::{ErrorKind, Source, Verifier};
 use crate::{faces_dir, root};
 
 fn with_attributes() -> Verifier {
-    let mut verifier = Verifier::from_dir(&root().join("models/build/onnx"), None, None).unwrap();
-    let wanted = ["age", "gender", "expression"].map(String::from);
-    for spec in Registry::builtin().attribute_models(&wanted).unwrap() {
-        let bytes = std::fs::read(root().join("models/build/onnx").join(&spec.file)).unwrap();
-        verifier.load_attributes(&spec.id, &bytes).unwrap();
-    }
+    let dir = root().join("models/build/onnx");
+    let mut verifier = Verifier::from_dir(&dir, None, None).unwrap();
+    verifier.load_attributes_from_dir(&dir, &["age", "gender", "expression"].map(String::from)).unwrap();
     verifier
 }
 

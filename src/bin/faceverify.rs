@@ -12,7 +12,8 @@ use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::{decode_owned, Decoded};
 use faceverify::pipeline::quality::ENROL_BAR;
 use faceverify::pipeline::gallery::Gallery;
-use faceverify::registry::{AlignMethod, ModelSpec, Registry};
+use faceverify::pipeline::detect::Face;
+use faceverify::registry::{AlignMethod, ModelSpec};
 use faceverify::{Analysis, Error, ErrorKind, Result, Source, Verifier};
 use serde_json::json;
 
@@ -207,6 +208,19 @@ fn face_json(analysis: &Analysis) -> serde_json::Value {
            "count": analysis.faces.len(), "rotation": analysis.rotation, "warnings": analysis.warnings})
 }
 
+/// One face for people: box, detector score, quality, and attributes when estimated.
+fn face_line(face: &Face) -> String {
+    let b = face.bbox;
+    let quality = face.quality.as_ref().map(|q| format!(" quality {:.2}", q.score)).unwrap_or_default();
+    let estimates: Vec<String> = face.attributes.iter().flatten().map(|(name, e)| match (&e.label, e.value) {
+        (Some(label), _) => format!("{name} {label} ({:.0} %)", e.probability.unwrap_or(0.0) * 100.0),
+        (None, Some(v)) => format!("{name} {v:.0}{}", e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()),
+        _ => name.clone(),
+    }).collect();
+    let estimates = if estimates.is_empty() { String::new() } else { format!(" · {}", estimates.join(", ")) };
+    format!("{:.0},{:.0} {:.0}×{:.0} score {:.3}{quality}{estimates}", b.x, b.y, b.width, b.height, face.score)
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
@@ -311,22 +325,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out!("{}", json!({"faces": faces, "count": faces.len()}));
             } else {
                 for face in &faces {
-                    let b = face.bbox;
-                    let quality = face.quality.as_ref().map(|q| format!(" quality {:.2}", q.score)).unwrap_or_default();
-                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}{quality}", b.x, b.y, b.width, b.height, face.score);
+                    out!("{}", face_line(face));
                 }
             }
             Ok(if faces.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Analyze { img, attributes, camera, models } => {
             let mut verifier = models.load()?;
-            for spec in Registry::builtin().attribute_models(&attributes)? {
-                let path = models.dir().join(&spec.file);
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display()))
-                })?;
-                verifier.load_attributes(&spec.id, &bytes)?;
-            }
+            verifier.load_attributes_from_dir(&models.dir(), &attributes)?;
             let source = if camera { Source::Camera } else { Source::Photo };
             let decoded = read_image(&img)?;
             let context = |e: Error| e.context(format!("\"{}\"", img.display()));
@@ -336,15 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out!("{}", json!({"faces": analysis.faces, "chosen": analysis.chosen, "rotation": analysis.rotation, "warnings": analysis.warnings}));
             } else {
                 for face in &analysis.faces {
-                    let b = face.bbox;
-                    let quality = face.quality.as_ref().map(|q| format!(" quality {:.2}", q.score)).unwrap_or_default();
-                    let estimates: Vec<String> = face.attributes.iter().flatten().map(|(name, e)| match (&e.label, e.value) {
-                        (Some(label), _) => format!("{name} {label} ({:.0} %)", e.probability.unwrap_or(0.0) * 100.0),
-                        (None, Some(v)) => format!("{name} {v:.0}{}", e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()),
-                        _ => name.clone(),
-                    }).collect();
-                    out!("{:.0},{:.0} {:.0}×{:.0} score {:.3}{quality}{}{}", b.x, b.y, b.width, b.height, face.score,
-                         if estimates.is_empty() { "" } else { " · " }, estimates.join(", "));
+                    out!("{}", face_line(face));
                 }
             }
             Ok(ExitCode::SUCCESS)

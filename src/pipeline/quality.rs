@@ -195,8 +195,7 @@ pub fn assess(image: &RgbImage, face: &Face, levels: Levels) -> Result<Quality> 
     let sharpness = laplacian_std(&luma, INNER) / std.max(1.0);
     let (luminance_mean, luminance_contrast) = (levels.as_given(mean) / 255.0, std / levels.gain / 255.0);
 
-    let lab = to_lab(&crop);
-    let skin = median_lab(&lab, &SKIN);
+    let skin = median_lab(&crop, &SKIN);
     let grey = crop.pixels().all(|p| (p.0[0] - p.0[1]).abs().max((p.0[1] - p.0[2]).abs()) < 2.0);
     let skin_colour = (!grey).then_some([skin[1], skin[2]]);
     // Covers are smooth: eyes in shadow and beards are dark or off-colour too, but keep
@@ -205,9 +204,9 @@ pub fn assess(image: &RgbImage, face: &Face, levels: Levels) -> Result<Quality> 
     let texture = |r: Region| laplacian_std(&luma, r) / skin_texture.max(0.5);
     let eyes_visible = EYES
         .iter()
-        .map(|&r| EYES_VISIBLE.score(mean_lab(&lab, r)[0] / skin[0].max(1.0)).max(TEXTURE.score(texture(r))))
+        .map(|&r| EYES_VISIBLE.score(mean_lab(&crop, r)[0] / skin[0].max(1.0)).max(TEXTURE.score(texture(r))))
         .fold(1.0, f32::min);
-    let mouth = mean_lab(&lab, MOUTH);
+    let mouth = mean_lab(&crop, MOUTH);
     let delta_e = (0..3).map(|i| (mouth[i] - skin[i]).powi(2)).sum::<f32>().sqrt();
     let mouth_visible = MOUTH_VISIBLE.score(delta_e).max(TEXTURE.score(texture(MOUTH)));
     let occlusion = 1.0 - (eyes_visible + mouth_visible) / 2.0;
@@ -307,41 +306,45 @@ fn laplacian_std(luma: &[f32], r: Region) -> f32 {
     (lap.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt()
 }
 
-/// CIELAB (D65) of each pixel of an sRGB crop (samples 0–255), row-major.
-fn to_lab(crop: &Rgb32FImage) -> Vec<[f32; 3]> {
+/// CIELAB (D65) of one sRGB pixel (samples 0–255).
+fn lab(rgb: [f32; 3]) -> [f32; 3] {
     let linear = |c: f32| {
         let c = (c / 255.0).clamp(0.0, 1.0);
         if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
     };
     let f = |t: f32| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
-    crop.pixels()
-        .map(|p| {
-            let [r, g, b] = p.0.map(linear);
-            let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
-            let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-            let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
-            let (fx, fy, fz) = (f(x), f(y), f(z));
-            [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
-        })
-        .collect()
+    let [r, g, b] = rgb.map(linear);
+    let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+    let (fx, fy, fz) = (f(x), f(y), f(z));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
-fn mean_lab(lab: &[[f32; 3]], r: Region) -> [f32; 3] {
-    let n = ((r[2] - r[0]) * (r[3] - r[1])) as f32;
+/// CIELAB of the pixels of region `r` of the crop, row-major: only the regions the
+/// measures read are converted (a sixth of the crop), as faces are assessed on every frame.
+fn region_lab(crop: &Rgb32FImage, r: Region) -> Vec<[f32; 3]> {
+    let samples = crop.as_raw();
+    region_indices(r).map(|i| lab([samples[3 * i], samples[3 * i + 1], samples[3 * i + 2]])).collect()
+}
+
+fn mean_lab(crop: &Rgb32FImage, r: Region) -> [f32; 3] {
+    let pixels = region_lab(crop, r);
     let mut sum = [0.0f32; 3];
-    for i in region_indices(r) {
+    for p in &pixels {
         for c in 0..3 {
-            sum[c] += lab[i][c];
+            sum[c] += p[c];
         }
     }
-    sum.map(|s| s / n)
+    sum.map(|s| s / pixels.len() as f32)
 }
 
 /// Per-channel median over `regions`: robust to part of them being covered.
-fn median_lab(lab: &[[f32; 3]], regions: &[Region]) -> [f32; 3] {
+fn median_lab(crop: &Rgb32FImage, regions: &[Region]) -> [f32; 3] {
+    let pixels: Vec<[f32; 3]> = regions.iter().flat_map(|&r| region_lab(crop, r)).collect();
     let mut out = [0.0; 3];
     for (c, value) in out.iter_mut().enumerate() {
-        let mut values: Vec<f32> = regions.iter().flat_map(|&r| region_indices(r).map(move |i| lab[i][c])).collect();
+        let mut values: Vec<f32> = pixels.iter().map(|p| p[c]).collect();
         let middle = values.len() / 2;
         *value = *values.select_nth_unstable_by(middle, f32::total_cmp).1;
     }
@@ -375,9 +378,8 @@ mod tests {
 
     #[test]
     fn lab_of_white_and_black() {
-        let crop = Rgb32FImage::from_raw(2, 1, vec![255.0, 255.0, 255.0, 0.0, 0.0, 0.0]).unwrap();
-        let lab = to_lab(&crop);
-        assert!((lab[0][0] - 100.0).abs() < 0.1 && lab[0][1].abs() < 0.1 && lab[0][2].abs() < 0.1, "{:?}", lab[0]);
-        assert!(lab[1][0].abs() < 0.1);
+        let white = lab([255.0; 3]);
+        assert!((white[0] - 100.0).abs() < 0.1 && white[1].abs() < 0.1 && white[2].abs() < 0.1, "{white:?}");
+        assert!(lab([0.0; 3])[0].abs() < 0.1);
     }
 }
