@@ -218,13 +218,19 @@ export class FaceVerifier {
 }
 
 /**
- * The quality of the face each analysis embedded.
- * @param {Analysis[]} analyses
+ * The quality of the face an analysis embedded.
+ * @param {Analysis} analysis
+ * @returns {Quality | null}
+ */
+const qualityOf = (analysis) => analysis.faces[analysis.chosen]?.quality ?? null;
+
+/**
+ * The quality of the face each of two analyses embedded.
+ * @param {[Analysis, Analysis] | Analysis[]} analyses
  * @returns {[Quality | null, Quality | null]}
  */
-export function chosenQuality(analyses) {
-  const [a, b] = analyses.map((x) => x.faces[x.chosen]?.quality ?? null);
-  return [a ?? null, b ?? null];
+export function chosenQuality([a, b]) {
+  return [qualityOf(a), qualityOf(b)];
 }
 
 /**
@@ -267,7 +273,7 @@ export class GalleryClient {
    */
   enroll(name, items, { minQuality } = {}) {
     const faces = items.map((item) => ('embedding' in item
-      ? { embedding: Array.from(item.embedding), quality: item.faces[item.chosen]?.quality ?? null }
+      ? { embedding: Array.from(item.embedding), quality: qualityOf(item) }
       : { embedding: Array.from(/** @type {ArrayLike<number>} */ (item)), quality: null }));
     return this.#call({
       op: 'enroll', name, minQuality,
