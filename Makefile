@@ -47,14 +47,16 @@ $(CLI): $(RUST_SOURCES)
 cli: $(CLI)
 
 # Every image format and variant the decoder must handle, made from one shared photo, and
-# a video of another for Chromium's fake camera.
+# a video of another for Chromium's fake camera, and two for the liveness tests (that person
+# performing head movements, and a print of her photo moved about).
 # Labelled pairs of the shared photos, clean and degraded (tests/pairs.py), the group-photo
 # set (tests/groups.py) and photos without faces (tests/negatives.py).
 FACES := ../shared/faces
 FIXTURES := target/fixtures/.made
-$(FIXTURES): tests/fixtures.py tests/camera_y4m.py tests/pairs.py tests/groups.py tests/negatives.py tests/data/*.csv | setup
+$(FIXTURES): tests/fixtures.py tests/camera_y4m.py tests/liveness_y4m.py tests/pairs.py tests/groups.py tests/negatives.py tests/data/*.csv | setup
 	$(PYTHON) tests/fixtures.py $(FACES)/deepface/img2.jpg target/fixtures $(FACES)/deepface/img3.jpg
 	$(PYTHON) tests/camera_y4m.py $(FACES)/deepface/img5.jpg target/fixtures-web/camera.y4m
+	$(PYTHON) tests/liveness_y4m.py $(FACES) target/fixtures-web/liveness
 	$(PYTHON) tests/pairs.py $(FACES) target/pairs
 	$(PYTHON) tests/groups.py $(FACES) target/groups
 	$(PYTHON) tests/negatives.py target/negatives

@@ -32,6 +32,7 @@ pub mod error;
 pub mod pipeline;
 pub mod registry;
 pub mod evaluate;
+pub mod liveness;
 mod verifier;
 
 #[cfg(target_arch = "wasm32")]

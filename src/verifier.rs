@@ -4,6 +4,7 @@ use image::{imageops, Rgb32FImage, RgbImage};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::liveness::{Challenge, Frame, LivenessProgress};
 use crate::pipeline::align::align;
 use crate::pipeline::attributes::AttributeModel;
 use crate::pipeline::decode::{Decoded, Levels};
@@ -399,6 +400,19 @@ impl Verifier {
                 (faces, rejected)
             }
         })
+    }
+
+    /// Analyze a camera frame seen at `time_ms` and feed it to a liveness `challenge` (a frame
+    /// where no face is found counts as such, not as an error). Returns where the challenge
+    /// stands and the frame's analysis, for an overlay.
+    pub fn liveness_frame(&self, challenge: &mut Challenge, image: &Decoded, time_ms: f64) -> Result<(LivenessProgress, Option<Analysis>)> {
+        let analysis = match self.analyze_decoded(image, Source::Camera) {
+            Ok(analysis) => Some(analysis),
+            Err(e) if e.kind() == ErrorKind::NoFace => None,
+            Err(e) => return Err(e),
+        };
+        let progress = challenge.observe(time_ms, analysis.as_ref().and_then(Frame::of).as_ref())?;
+        Ok((progress, analysis))
     }
 
     /// The embedding of a crop already aligned to the recognition model's input size

@@ -182,6 +182,17 @@ impl Verifier {
         self.0.embed_aligned(&crop).map_err(js_error)
     }
 
+    /// Analyze a camera frame (an `ImageData` or `ImageBitmap`) seen at `time_ms` and feed it
+    /// to `challenge`. Returns JSON `{progress, faces, chosen}`: where the challenge stands
+    /// (`{state, completed, total, action, prompt, progress, remaining_ms, result}`) and the
+    /// frame's faces for an overlay (`[]`, chosen −1, when none was found).
+    #[wasm_bindgen(js_name = livenessFrame)]
+    pub fn liveness_frame(&self, challenge: &mut LivenessChallenge, image: JsValue, time_ms: f64) -> Result<String, JsValue> {
+        let (progress, analysis) = self.0.liveness_frame(&mut challenge.0, &browser_image(&image)?, time_ms).map_err(js_error)?;
+        let (faces, chosen) = analysis.map(|a| (a.faces, a.chosen as i64)).unwrap_or((Vec::new(), -1));
+        to_json(&serde_json::json!({ "progress": progress, "faces": faces, "chosen": chosen }))
+    }
+
     /// Compare two embeddings. `threshold` overrides the model's when given.
     /// Returns JSON `{verified, distance, threshold, confidence, metric, model}`.
     /// `qualities`: JSON `[quality | null, quality | null]` of the two faces (from their
@@ -197,6 +208,40 @@ impl Verifier {
     pub fn threshold(&self, metric: &str, threshold: Option<f32>) -> Result<f32, JsValue> {
         let metric: Metric = metric.parse().map_err(js_error)?;
         self.0.threshold(metric, threshold).map_err(js_error)
+    }
+}
+
+/// `count` (2–4) different liveness actions (`turn_left`, `turn_right`, `look_up`,
+/// `look_down`) in an order drawn from `random` (at least 4 × `count` bytes from
+/// `crypto.getRandomValues`).
+#[wasm_bindgen(js_name = pickLivenessActions)]
+pub fn pick_liveness_actions(random: &[u8], count: usize) -> Result<Vec<String>, JsValue> {
+    let actions = crate::liveness::pick_actions(random, count).map_err(js_error)?;
+    Ok(actions.iter().map(|a| a.name().to_string()).collect())
+}
+
+/// An active liveness challenge (see the core's `liveness` module): feed it frames with
+/// [`Verifier::liveness_frame`].
+#[wasm_bindgen]
+pub struct LivenessChallenge(crate::liveness::Challenge);
+
+#[wasm_bindgen]
+impl LivenessChallenge {
+    /// A challenge of `actions` (2–4 different names, as [`pick_liveness_actions`] gives),
+    /// each within `timeout_ms` of its prompt; the face must stay within the recognition
+    /// model's threshold for `metric` (`threshold` overrides it). `INVALID_INPUT` for an
+    /// unknown or repeated action, or a non-positive time limit.
+    #[wasm_bindgen(constructor)]
+    pub fn new(verifier: &Verifier, actions: Vec<String>, timeout_ms: f64, metric: &str, threshold: Option<f32>) -> Result<LivenessChallenge, JsValue> {
+        let metric: Metric = metric.parse().map_err(js_error)?;
+        let threshold = verifier.0.threshold(metric, threshold).map_err(js_error)?;
+        let actions = actions.iter().map(|name| name.parse()).collect::<crate::Result<Vec<_>>>().map_err(js_error)?;
+        crate::liveness::Challenge::new(actions, timeout_ms, metric, threshold).map(LivenessChallenge).map_err(js_error)
+    }
+
+    /// End the challenge, failed with `CANCELLED`; returns its progress JSON.
+    pub fn cancel(&mut self) -> Result<String, JsValue> {
+        to_json(&self.0.cancel())
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod accuracy;
 mod attributes;
+mod liveness;
 mod openface;
 mod quality;
 mod robustness;

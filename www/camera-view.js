@@ -39,6 +39,8 @@ export class CameraView {
   #app;
   #$;
   /** @type {MediaStream | null} */ #stream = null;
+  /** @type {AbortController | null} The running liveness challenge's, which pauses the live loop. */ #liveness = null;
+  /** Which live loop may run: a new one (after a challenge) ends the one before. */ #loops = 0;
   #video;
   #overlay;
 
@@ -52,6 +54,7 @@ export class CameraView {
     this.#video = /** @type {HTMLVideoElement} */ (this.#$('camera-video'));
     this.#overlay = /** @type {HTMLCanvasElement} */ (this.#$('camera-overlay'));
     this.#$('camera-toggle').addEventListener('click', () => (this.#stream ? this.stop() : this.start()));
+    this.#$('liveness-start').addEventListener('click', () => (this.#liveness ? this.#liveness.abort() : this.proveLive()));
     this.#$('capture').addEventListener('click', async () => {
       const frame = await this.capture();
       if (frame) app.verify.set(0, frame);
@@ -73,20 +76,76 @@ export class CameraView {
     await this.#video.play();
     this.#$('camera-toggle').textContent = 'Stop camera';
     this.#$('capture').disabled = false;
+    this.#$('liveness-start').disabled = false;
     this.#status('Camera on. Everything stays on this device.', 'on');
     this.#loop(this.#stream);
   }
 
   stop() {
+    this.#liveness?.abort();
     this.#stream?.getTracks().forEach((track) => track.stop());
     this.#stream = null;
     this.#video.srcObject = null;
     this.#video.parentElement?.setAttribute('hidden', '');
     this.#$('camera-toggle').textContent = 'Start camera';
     this.#$('capture').disabled = true;
+    this.#$('liveness-start').disabled = true;
     this.#$('fps').textContent = '';
     this.#overlay.getContext('2d')?.clearRect(0, 0, this.#overlay.width, this.#overlay.height);
     this.#status('Camera off.', 'off');
+  }
+
+  /**
+   * Run a liveness challenge on the camera: prompts, a progress bar per movement and the
+   * result; the button cancels it meanwhile. Resolves to the result (null: camera off).
+   * @param {{actions?: import('./faceverify.js').LivenessAction[], timeoutMs?: number}} [options]
+   */
+  async proveLive(options = {}) {
+    if (!this.#stream) {
+      this.#status('Start the camera first.', 'error');
+      return null;
+    }
+    const verifier = await this.#app.ready;
+    const [button, prompt, bar, outcome] = ['liveness-start', 'liveness-prompt', 'liveness-progress', 'liveness-result'].map(this.#$);
+    const ctx = /** @type {CanvasRenderingContext2D} */ (this.#overlay.getContext('2d'));
+    const controller = (this.#liveness = new AbortController());
+    [button.textContent, outcome.textContent, bar.hidden] = ['Cancel', '', false];
+    delete outcome.dataset.passed;
+    let step = -1;
+    /** @type {import('./faceverify.js').LivenessResult | null} */ let result = null;
+    try {
+      result = await verifier.liveness(this.#video, {
+        ...options,
+        ...this.#app.options(),
+        signal: controller.signal,
+        onProgress: (progress, frame) => {
+          // Said anew only when the step changes: a screen reader is not flooded every frame.
+          const key = progress.completed * 2 + (progress.action ? 1 : 0);
+          if (key !== step) {
+            step = key;
+            prompt.textContent = progress.action ? `${progress.completed + 1} of ${progress.total}: ${progress.prompt}` : progress.prompt;
+          }
+          bar.value = progress.progress;
+          bar.setAttribute('aria-valuetext', `${Math.round(progress.progress * 100)} %, ${Math.ceil(progress.remaining_ms / 1000)} s left`);
+          [this.#overlay.width, this.#overlay.height] = [frame.width, frame.height];
+          ctx.clearRect(0, 0, frame.width, frame.height);
+          drawFaces(ctx, frame.faces, { chosen: frame.chosen, label: progress.prompt });
+        },
+      });
+      outcome.textContent = result.passed
+        ? `Live: ${result.actions.map((a) => a.action.replace('_', ' ')).join(', ')} done in ${(result.ms / 1000).toFixed(1)} s.`
+        : `Not proven live: ${result.message}.`;
+      outcome.dataset.passed = String(result.passed);
+      outcome.dataset.code = result.code ?? '';
+      prompt.textContent = result.passed ? 'Passed.' : 'Failed.';
+    } catch (e) {
+      outcome.textContent = `The challenge stopped: ${/** @type {Error} */ (e).message}`;
+      outcome.dataset.passed = 'false';
+    } finally {
+      [button.textContent, bar.hidden, this.#liveness] = ['Prove you are live', true, null];
+      if (this.#stream) this.#loop(this.#stream);
+    }
+    return result;
   }
 
   /** The current frame as a PNG, or null (with a message) when the camera is off. */
@@ -112,9 +171,11 @@ export class CameraView {
     let described = '';
     let sinceEmbedding = 0;
     /** @type {number[]} */ const frameTimes = [];
-    while (this.#stream === stream) {
+    const id = ++this.#loops;
+    const current = () => this.#stream === stream && !this.#liveness && this.#loops === id;
+    while (current()) {
       await new Promise(requestAnimationFrame);
-      if (this.#stream !== stream) return;
+      if (!current()) return;
       const bitmap = await createImageBitmap(this.#video);
       const [width, height] = [bitmap.width, bitmap.height];
       /** @type {import('./faceverify.js').Face[]} */ let faces = [];
@@ -135,7 +196,7 @@ export class CameraView {
       } catch (e) {
         if (/** @type {Error} */ (e).name !== 'NO_FACE') return this.#status(/** @type {Error} */ (e).message, 'error');
       }
-      if (this.#stream !== stream) return;
+      if (!current()) return;
       if (chosen < 0) [embeddedBox, match, described] = [null, null, ''];
       embedNext = !embeddedBox || iou(faces[chosen].box, embeddedBox) < SAME_FACE_IOU || ++sinceEmbedding >= EMBED_EVERY;
 

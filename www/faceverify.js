@@ -11,7 +11,8 @@
 //
 // Errors are `Error`s whose `name` is a stable code: NO_FACE, IMAGE_DECODE,
 // IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT, GALLERY_INVALID,
-// LOW_QUALITY (enrolment of a face below the quality bar).
+// LOW_QUALITY (enrolment of a face below the quality bar), NOT_LIVE (an enrolment that
+// requires a passed liveness challenge without one).
 
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
@@ -55,6 +56,18 @@
  * @typedef {ArrayLike<number> | Analysis} Enrolment
  *   An embedding, or an analysis (its embedding, gated by its face's quality).
  * @typedef {Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap} ImageInput
+ * @typedef {'turn_left' | 'turn_right' | 'look_up' | 'look_down'} LivenessAction
+ *   Head movements from the person's own point of view: turns of 20° and tilts of 16° from
+ *   their neutral pose (docs/liveness.md).
+ * @typedef {{action: LivenessAction, passed: boolean, ms: number, peak_degrees: number}} ActionResult
+ * @typedef {{passed: boolean, code: 'TIMEOUT' | 'FACE_LOST' | 'FACE_CHANGED' | 'SECOND_FACE' | 'CANCELLED' | null,
+ *            message: string, actions: ActionResult[], embedding: number[] | null, embeddings: number[][],
+ *            frames: number, ms: number}} LivenessResult
+ *   embedding: the neutral face's; embeddings: the frames that completed each action.
+ * @typedef {{state: 'running' | 'passed' | 'failed', completed: number, total: number,
+ *            action: LivenessAction | null, prompt: string, progress: number, remaining_ms: number,
+ *            result: LivenessResult | null}} LivenessProgress
+ * @typedef {{faces: Face[], chosen: number, width: number, height: number}} LivenessFrame
  */
 
 export class FaceVerifier {
@@ -202,6 +215,32 @@ export class FaceVerifier {
   }
 
   /**
+   * Active liveness: ask the person in front of `video` (a playing camera stream) for
+   * `count` head movements (2–4) in an order drawn with `crypto.getRandomValues`, or for
+   * `actions` in the order given, each within `timeoutMs` of its prompt. The same face must
+   * stay in view alone. Resolves when the challenge ends; `signal` aborts it (`code`
+   * 'CANCELLED'). A passed result's embeddings can then be enrolled with `liveWithinMs`.
+   * @param {HTMLVideoElement} video
+   * @param {CompareOptions & {actions?: LivenessAction[], count?: number, timeoutMs?: number, signal?: AbortSignal,
+   *          onProgress?: (progress: LivenessProgress, frame: LivenessFrame) => void}} [options]
+   * @returns {Promise<LivenessResult>}
+   */
+  async liveness(video, { actions, count = 3, timeoutMs = 8000, signal, onProgress, metric = 'euclidean', threshold } = {}) {
+    const random = crypto.getRandomValues(new Uint8Array(16));
+    await this.#call({ type: 'liveness', op: 'start', actions, count, random, timeoutMs, metric, threshold });
+    for (;;) {
+      if (signal?.aborted) return (await this.#call({ type: 'liveness', op: 'cancel' })).result;
+      await nextFrame(video);
+      if (video.readyState < 2) continue;
+      const bitmap = await createImageBitmap(video);
+      const [width, height] = [bitmap.width, bitmap.height];
+      const { progress, faces, chosen } = await this.#call({ type: 'liveness', op: 'frame', image: bitmap, time: performance.now() }, [bitmap]);
+      onProgress?.(progress, { faces, chosen, width, height });
+      if (progress.result) return progress.result;
+    }
+  }
+
+  /**
    * The worker's wasm linear memory, bytes: the most it has needed so far (wasm memory
    * grows and is never given back), for pages that must stay within a budget — kiosks,
    * long camera sessions. The largest decodable image raises it to about 400 MB (README).
@@ -218,11 +257,14 @@ export class FaceVerifier {
 }
 
 /**
- * The quality of the face an analysis embedded.
+ * The quality of the face an analysis embedded (null for anything else with an embedding).
  * @param {Analysis} analysis
  * @returns {Quality | null}
  */
-const qualityOf = (analysis) => analysis.faces[analysis.chosen]?.quality ?? null;
+const qualityOf = (analysis) => analysis.faces?.[analysis.chosen]?.quality ?? null;
+
+/** The video's next frame (requestVideoFrameCallback where there is one). @param {HTMLVideoElement} video */
+const nextFrame = (video) => new Promise((resolve) => ('requestVideoFrameCallback' in video ? video.requestVideoFrameCallback(resolve) : requestAnimationFrame(resolve)));
 
 /**
  * The quality of the face each of two analyses embedded.
@@ -266,17 +308,20 @@ export class GalleryClient {
    * Add faces to `name` (created if new): embeddings, or analyses, whose faces must reach
    * `minQuality` (0–1; default the enrolment bar, 0.5) or nothing is enrolled (LOW_QUALITY,
    * saying why). Raw embeddings carry no quality: the caller vouches for them.
+   * `liveWithinMs`: every face must be one that passed {@link FaceVerifier#liveness} in this
+   * verifier within that many ms (a liveness result's `embedding` or `embeddings`), or
+   * nothing is enrolled (NOT_LIVE).
    * @param {string} name
    * @param {Enrolment[]} items
-   * @param {{minQuality?: number}} [options]
+   * @param {{minQuality?: number, liveWithinMs?: number}} [options]
    * @returns {Promise<GalleryState>}
    */
-  enroll(name, items, { minQuality } = {}) {
+  enroll(name, items, { minQuality, liveWithinMs } = {}) {
     const faces = items.map((item) => ('embedding' in item
       ? { embedding: Array.from(item.embedding), quality: qualityOf(item) }
       : { embedding: Array.from(/** @type {ArrayLike<number>} */ (item)), quality: null }));
     return this.#call({
-      op: 'enroll', name, minQuality,
+      op: 'enroll', name, minQuality, liveWithinMs,
       embeddings: faces.map((f) => f.embedding),
       qualities: faces.map((f) => (f.quality ? JSON.stringify(f.quality) : null)),
     });

@@ -15,12 +15,20 @@
  * @typedef {{id: number, type: 'gallery'} & (
  *   {op: 'state' | 'clear'} |
  *   {op: 'import', json: string} |
- *   {op: 'enroll', name: string, embeddings: number[][], qualities?: (string | null)[], minQuality?: number} |
+ *   {op: 'enroll', name: string, embeddings: number[][], qualities?: (string | null)[], minQuality?: number,
+ *    liveWithinMs?: number} |
  *   {op: 'rename', from: string, to: string} |
  *   {op: 'remove', name: string} |
  *   {op: 'find', embedding: number[], metric: string, threshold?: number, limit?: number})} GalleryRequest
  * @typedef {{id: number, type: 'memory'}} MemoryRequest
- * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest | MemoryRequest} Request
+ * @typedef {{id: number, type: 'liveness', op: 'start', actions?: string[], count: number, random: Uint8Array,
+ *            timeoutMs: number, metric: string, threshold?: number} |
+ *           {id: number, type: 'liveness', op: 'frame', image: Image, time: number} |
+ *           {id: number, type: 'liveness', op: 'cancel'}} LivenessRequest
+ *   One challenge at a time; `start` replaces a running one. `frame`: a camera frame (an
+ *   ImageBitmap or ImageData) seen at `time` (ms, performance.now()).
+ * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest | MemoryRequest |
+ *           LivenessRequest} Request
  *
  * @typedef {{id: number, ok: true, value: any}} Success
  * @typedef {{id: number, ok: false, error: {name: string, message: string}}} Failure

@@ -2,7 +2,7 @@
 // Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
 // Verifier and the gallery of its recognition model, then answers requests (see
 // protocol.js). The page never blocks on decoding or inference.
-import init, { Gallery, Verifier, admitQuality, attributeModels, checkImageFile, modelManifest, modelSet } from './pkg/faceverify.js';
+import init, { Gallery, LivenessChallenge, Verifier, admitQuality, attributeModels, checkImageFile, modelManifest, modelSet, pickLivenessActions } from './pkg/faceverify.js';
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
@@ -19,6 +19,15 @@ let gallery = null;
 let baseUrl = '';
 /** Ids of the attribute models the current verifier has loaded. */
 let attributesLoaded = new Set();
+/** @type {LivenessChallenge | null} The running (or last) liveness challenge. */
+let challenge = null;
+/**
+ * Embeddings of faces that passed a liveness challenge here, with when (performance.now()):
+ * an enrolment can require its faces to be among them ({@link galleryOp}, `liveWithinMs`).
+ * Kept in the worker, so a page cannot vouch for a face it made up.
+ * @type {{embeddings: number[][], at: number}[]}
+ */
+let liveFaces = [];
 
 /** @param {string} name @param {string} message */
 function named(name, message) {
@@ -214,6 +223,7 @@ function galleryOp(v, g, models, request) {
     case 'enroll':
       // Every face is judged before any is enrolled: one poor photo enrols none.
       for (const quality of request.qualities ?? []) if (quality) admitQuality(quality, request.minQuality);
+      if (request.liveWithinMs !== undefined) requireLive(request.embeddings, request.liveWithinMs);
       for (const embedding of request.embeddings) g.enroll(request.name, Float32Array.from(embedding));
       return galleryState(g);
     case 'rename':
@@ -233,6 +243,56 @@ function galleryOp(v, g, models, request) {
     }
     default:
       throw named('INVALID_INPUT', 'unknown gallery operation');
+  }
+}
+
+/**
+ * NOT_LIVE unless every embedding is one that passed a liveness challenge here within the
+ * last `withinMs` ms.
+ * @param {number[][]} embeddings
+ * @param {number} withinMs
+ */
+function requireLive(embeddings, withinMs) {
+  const since = performance.now() - withinMs;
+  liveFaces = liveFaces.filter((live) => live.at >= since);
+  const same = (/** @type {number[]} */ a, /** @type {number[]} */ b) => a.length === b.length && a.every((x, i) => Math.fround(x) === Math.fround(b[i]));
+  for (const embedding of embeddings) {
+    if (!liveFaces.some((live) => live.embeddings.some((e) => same(e, embedding)))) {
+      throw named('NOT_LIVE', `a face to enrol did not pass a liveness challenge in the last ${Math.round(withinMs / 1000)} s`);
+    }
+  }
+}
+
+/**
+ * @param {Verifier} v
+ * @param {import('./protocol.js').LivenessRequest} request
+ */
+function livenessOp(v, request) {
+  switch (request.op) {
+    case 'start': {
+      const actions = request.actions ?? pickLivenessActions(request.random, request.count);
+      const next = new LivenessChallenge(v, actions, request.timeoutMs, request.metric, request.threshold);
+      challenge?.free();
+      challenge = next;
+      return { actions };
+    }
+    case 'frame': {
+      const c = challenge;
+      if (!c) {
+        if (request.image instanceof ImageBitmap) request.image.close();
+        throw named('INVALID_INPUT', 'no liveness challenge was started');
+      }
+      const frame = JSON.parse(onImage(request.image, () => {
+        throw named('INVALID_INPUT', 'liveness takes camera frames (ImageBitmap or ImageData), not encoded files');
+      }, (i) => v.livenessFrame(c, i, request.time)));
+      const result = frame.progress.result;
+      if (result?.passed) liveFaces.push({ embeddings: [result.embedding, ...result.embeddings], at: performance.now() });
+      return frame;
+    }
+    case 'cancel':
+      return challenge ? JSON.parse(challenge.cancel()) : null;
+    default:
+      throw named('INVALID_INPUT', 'unknown liveness operation');
   }
 }
 
@@ -261,6 +321,8 @@ async function handle(request) {
       return JSON.parse(v.verify(request.a, request.b, request.metric, request.threshold, request.qualities));
     case 'gallery':
       return galleryOp(v, gallery, loaded, request);
+    case 'liveness':
+      return livenessOp(v, request);
     default:
       throw named('INVALID_INPUT', 'unknown request type');
   }

@@ -11,6 +11,8 @@ export const faces = process.env.FACEVERIFY_FACES ?? join(root, '../shared/faces
 export const artifacts = join(root, 'test-results');
 /** Chromium's fake-camera video (made by tests/camera_y4m.py in `make fixtures`). */
 const cameraVideo = join(root, 'target/fixtures-web/camera.y4m');
+/** The liveness videos (tests/liveness_y4m.py): `acting.y4m`, `print.y4m`. */
+export const livenessVideos = join(root, 'target/fixtures-web/liveness');
 
 /**
  * Start tools/serve.mjs on a free port; resolves to {url, stop, requests}, where `requests`
@@ -55,10 +57,13 @@ export async function launchChromium(extraArgs = [], options = {}) {
   });
 }
 
-/** As {@link launchChromium}, with Chromium's fake camera playing `cameraVideo` and camera access granted. */
-export function launchWithCamera(extraArgs = [], options = {}) {
+/**
+ * As {@link launchChromium}, with Chromium's fake camera playing `video` (a Y4M file; by
+ * default `cameraVideo`) in a loop and camera access granted.
+ */
+export function launchWithCamera(extraArgs = [], options = {}, video = cameraVideo) {
   return launchChromium(
-    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${cameraVideo}`, ...extraArgs],
+    ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`, ...extraArgs],
     { permissions: ['camera'], ...options },
   );
 }
