@@ -239,6 +239,12 @@ impl LivenessChallenge {
         crate::liveness::Challenge::new(actions, timeout_ms, metric, threshold).map(LivenessChallenge).map_err(js_error)
     }
 
+    /// A frame at `time_ms` with no picture (the camera gave none): a frame without a face.
+    /// Returns the progress JSON.
+    pub fn missing(&mut self, time_ms: f64) -> Result<String, JsValue> {
+        to_json(&self.0.observe(time_ms, None).map_err(js_error)?)
+    }
+
     /// End the challenge, failed with `CANCELLED`; returns its progress JSON.
     pub fn cancel(&mut self) -> Result<String, JsValue> {
         to_json(&self.0.cancel())

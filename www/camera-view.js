@@ -127,6 +127,7 @@ export class CameraView {
           }
           bar.value = progress.progress;
           bar.setAttribute('aria-valuetext', `${Math.round(progress.progress * 100)} %, ${Math.ceil(progress.remaining_ms / 1000)} s left`);
+          if (!frame.width) return;
           [this.#overlay.width, this.#overlay.height] = [frame.width, frame.height];
           ctx.clearRect(0, 0, frame.width, frame.height);
           drawFaces(ctx, frame.faces, { chosen: frame.chosen, label: progress.prompt });
@@ -176,7 +177,9 @@ export class CameraView {
     while (current()) {
       await new Promise(requestAnimationFrame);
       if (!current()) return;
-      const bitmap = await createImageBitmap(this.#video);
+      // No picture yet (a stream starting or switched): wait for the next frame.
+      const bitmap = await createImageBitmap(this.#video).catch(() => null);
+      if (!bitmap) continue;
       const [width, height] = [bitmap.width, bitmap.height];
       /** @type {import('./faceverify.js').Face[]} */ let faces = [];
       let chosen = -1;

@@ -231,10 +231,11 @@ export class FaceVerifier {
     for (;;) {
       if (signal?.aborted) return (await this.#call({ type: 'liveness', op: 'cancel' })).result;
       await nextFrame(video);
-      if (video.readyState < 2) continue;
-      const bitmap = await createImageBitmap(video);
-      const [width, height] = [bitmap.width, bitmap.height];
-      const { progress, faces, chosen } = await this.#call({ type: 'liveness', op: 'frame', image: bitmap, time: performance.now() }, [bitmap]);
+      // A stream that has no picture (a camera switched, a track ended) is a frame without a
+      // face: time runs on, and a face away too long fails the challenge.
+      const bitmap = video.readyState >= 2 ? await createImageBitmap(video).catch(() => null) : null;
+      const [width, height] = [bitmap?.width ?? 0, bitmap?.height ?? 0];
+      const { progress, faces, chosen } = await this.#call({ type: 'liveness', op: 'frame', image: bitmap, time: performance.now() }, bitmap ? [bitmap] : []);
       onProgress?.(progress, { faces, chosen, width, height });
       if (progress.result) return progress.result;
     }

@@ -23,10 +23,11 @@
  * @typedef {{id: number, type: 'memory'}} MemoryRequest
  * @typedef {{id: number, type: 'liveness', op: 'start', actions?: string[], count: number, random: Uint8Array,
  *            timeoutMs: number, metric: string, threshold?: number} |
- *           {id: number, type: 'liveness', op: 'frame', image: Image, time: number} |
+ *           {id: number, type: 'liveness', op: 'frame', image: Image | null, time: number} |
  *           {id: number, type: 'liveness', op: 'cancel'}} LivenessRequest
  *   One challenge at a time; `start` replaces a running one. `frame`: a camera frame (an
- *   ImageBitmap or ImageData) seen at `time` (ms, performance.now()).
+ *   ImageBitmap or ImageData) seen at `time` (ms, performance.now()); null: the camera gave no
+ *   picture (counted as a frame without a face).
  * @typedef {LoadRequest | AnalyzeRequest | DetectRequest | VerifyRequest | GalleryRequest | MemoryRequest |
  *           LivenessRequest} Request
  *

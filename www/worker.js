@@ -282,7 +282,7 @@ function livenessOp(v, request) {
         if (request.image instanceof ImageBitmap) request.image.close();
         throw named('INVALID_INPUT', 'no liveness challenge was started');
       }
-      const frame = JSON.parse(onImage(request.image, () => {
+      const frame = request.image === null ? { progress: JSON.parse(c.missing(request.time)), faces: [], chosen: -1 } : JSON.parse(onImage(request.image, () => {
         throw named('INVALID_INPUT', 'liveness takes camera frames (ImageBitmap or ImageData), not encoded files');
       }, (i) => v.livenessFrame(c, i, request.time)));
       const result = frame.progress.result;
