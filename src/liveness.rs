@@ -97,15 +97,14 @@ impl Action {
         }
     }
 
-    /// How far towards completion a pose change is, in [0, 1] (1: done).
-    fn progress(self, yaw_change: f32, pitch_change: f32) -> f32 {
-        let (change, target) = match self {
+    /// A pose change (degrees) in this action's direction, and the change that completes it.
+    fn towards(self, yaw_change: f32, pitch_change: f32) -> (f32, f32) {
+        match self {
             Action::TurnLeft => (yaw_change, TURN_DEGREES),
             Action::TurnRight => (-yaw_change, TURN_DEGREES),
             Action::LookUp => (pitch_change, TILT_DEGREES),
             Action::LookDown => (-pitch_change, TILT_DEGREES),
-        };
-        (change / target).clamp(0.0, 1.0)
+        }
     }
 }
 
@@ -424,13 +423,10 @@ impl Challenge {
             }
             Step::Act(i) => {
                 let action = self.actions[i];
-                self.progress = action.progress(yaw_change, pitch_change);
-                let peak = self.progress * match action {
-                    Action::TurnLeft | Action::TurnRight => TURN_DEGREES,
-                    Action::LookUp | Action::LookDown => TILT_DEGREES,
-                };
+                let (change, target) = action.towards(yaw_change, pitch_change);
+                self.progress = (change / target).clamp(0.0, 1.0);
                 let result = self.attempt(i);
-                result.peak_degrees = result.peak_degrees.max(peak);
+                result.peak_degrees = result.peak_degrees.max(change);
                 self.held = if self.progress >= 1.0 { self.held + 1 } else { 0 };
                 if self.held >= HOLD_FRAMES {
                     let result = self.attempt(i);
@@ -552,7 +548,7 @@ mod tests {
         assert_eq!(end.state, "passed", "{end:?}");
         let result = end.result.unwrap();
         assert_eq!(result.actions.iter().map(|a| (a.action, a.passed)).collect::<Vec<_>>(), [(Action::TurnLeft, true), (Action::LookDown, true)]);
-        assert!((result.actions[0].peak_degrees - TURN_DEGREES).abs() < 1e-4);
+        assert_eq!(result.actions[0].peak_degrees, 21.5, "28.5° from a neutral of 7°");
         assert_eq!(result.embeddings.len(), 2);
         assert_eq!(result.embedding.as_deref(), Some(&ME[..]));
     }
