@@ -334,7 +334,7 @@ impl Challenge {
         self.now = time_ms;
         self.frames += 1;
         self.first_frame.get_or_insert(time_ms);
-        let started = *self.step_started.get_or_insert(time_ms);
+        self.step_started.get_or_insert(time_ms);
         self.last_face.get_or_insert(time_ms);
         if let Some(frame) = frame {
             self.take(time_ms, frame)?;
@@ -342,7 +342,7 @@ impl Challenge {
             let what = if self.last_centre.is_some() { "the face left the view" } else { "no face came into view" };
             self.fail("FACE_LOST", format!("{what} for more than {:.1} s", FACE_LOST_MS / 1000.0));
         }
-        if self.ended.is_none() && time_ms - self.step_started.unwrap_or(started) > self.timeout_ms {
+        if self.ended.is_none() && time_ms - self.step_started.unwrap_or(time_ms) > self.timeout_ms {
             let what = match self.step {
                 Step::Neutral => "look straight at the camera".to_string(),
                 Step::Return(_) => "come back to looking straight at the camera".to_string(),

@@ -19,7 +19,7 @@ let gallery = null;
 let baseUrl = '';
 /** Ids of the attribute models the current verifier has loaded. */
 let attributesLoaded = new Set();
-/** @type {LivenessChallenge | null} The running (or last) liveness challenge. */
+/** @type {LivenessChallenge | null} The running liveness challenge. */
 let challenge = null;
 /**
  * Embeddings of faces that passed a liveness challenge here, with when (performance.now()):
@@ -286,7 +286,12 @@ function livenessOp(v, request) {
         throw named('INVALID_INPUT', 'liveness takes camera frames (ImageBitmap or ImageData), not encoded files');
       }, (i) => v.livenessFrame(c, i, request.time)));
       const result = frame.progress.result;
-      if (result?.passed) liveFaces.push({ embeddings: [result.embedding, ...result.embeddings], at: performance.now() });
+      if (result) {
+        // Ended: recorded once, so frames sent to it afterwards cannot renew its time.
+        if (result.passed) liveFaces.push({ embeddings: [result.embedding, ...result.embeddings], at: performance.now() });
+        c.free();
+        challenge = null;
+      }
       return frame;
     }
     case 'cancel':
