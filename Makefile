@@ -28,9 +28,11 @@ models-update: setup
 
 RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
 
-# simd128 is in every browser since 2021 and doubles tract's speed. wasm-pack runs
-# with --mode no-install so that it never downloads tools; wasm-opt runs here because
-# the set-up installs binaryen 116 (Debian's 108 breaks wasm-bindgen output).
+# simd128 is in every browser since 2021 and doubles tract's speed. (Relaxed SIMD on top,
+# fused multiply-add in tract's GEMM kernels, made the embed 4 % slower in Chromium on this
+# x86 host: bench/results.md.) wasm-pack runs with --mode no-install so that it never downloads
+# tools; wasm-opt runs here because the set-up installs binaryen 116 (Debian's 108 breaks
+# wasm-bindgen output). The server sends the wasm pre-compressed (tools/brotli.mjs).
 $(WASM): $(RUST_SOURCES) | setup
 	RUSTFLAGS="-C target-feature=+simd128" CARGO_PROFILE_RELEASE_LTO=true \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 wasm-pack build --mode no-install --target web \
@@ -38,6 +40,7 @@ $(WASM): $(RUST_SOURCES) | setup
 	wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
 		--enable-sign-ext --enable-mutable-globals --enable-reference-types \
 		$(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM)
+	node tools/brotli.mjs $(WASM)
 
 wasm: $(WASM)
 

@@ -51,7 +51,8 @@ function similarity(from, to) {
 async function onnxruntimeWeb() {
   const ort = await import('./vendor/onnxruntime-web/ort.min.mjs');
   ort.env.wasm.wasmPaths = new URL('./vendor/onnxruntime-web/', location.href).href;
-  ort.env.wasm.numThreads = 1; // as faceverify
+  // One thread as faceverify, unless ?threads= says otherwise.
+  ort.env.wasm.numThreads = Number(new URLSearchParams(location.search).get('threads') ?? 1);
   const manifest = await (await fetch('manifest.json')).json();
   const spec = (/** @type {string} */ id) => manifest.models.find((/** @type {any} */ m) => m.id === id);
   const [detector, model] = [spec(manifest.camera_detector), spec(manifest.default_embedder)];

@@ -1,6 +1,7 @@
 // Static server for the demo: www/ at /, the converted models at /models/, and the
 // benchmark page at /bench/.
-// Serves .wasm as application/wasm (streaming compilation needs it) and sets COOP/COEP so
+// Serves .wasm as application/wasm (streaming compilation needs it), brotli-compressed where
+// the build left a .br beside it and the browser accepts br, and sets COOP/COEP so
 // the page is cross-origin isolated (precise timers now, wasm threads later).
 // usage: node tools/serve.mjs [port]   (FACEVERIFY_LOG_REQUESTS=1 prints each request: tests
 // count them to prove the page makes none after it is ready)
@@ -55,13 +56,18 @@ const server = createServer(async (req, res) => {
     res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
     return;
   }
+  // A build output pre-compressed by tools/brotli.mjs, if it is as new as the file itself.
+  const packed = /\bbr\b/.test(req.headers['accept-encoding'] ?? '') && (await stat(`${file}.br`).catch(() => null));
+  const brotli = packed && packed.mtimeMs >= info.mtimeMs;
   res.writeHead(200, {
     ...headers,
     'Content-Type': types[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': info.size,
+    'Content-Length': brotli ? packed.size : info.size,
+    ...(brotli ? { 'Content-Encoding': 'br' } : {}),
+    Vary: 'Accept-Encoding',
   });
   if (req.method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
+  else createReadStream(brotli ? `${file}.br` : file).pipe(res);
 });
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
