@@ -30,7 +30,7 @@ RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -nam
 
 # simd128 is in every browser since 2021 and doubles tract's speed. (Relaxed SIMD on top,
 # fused multiply-add in tract's GEMM kernels, made the embed 4 % slower in Chromium on this
-# x86 host: bench/results.md.) wasm-pack runs with --mode no-install so that it never downloads
+# x86 host: docs/performance.md.) wasm-pack runs with --mode no-install so that it never downloads
 # tools; wasm-opt runs here because the set-up installs binaryen 116 (Debian's 108 breaks
 # wasm-bindgen output). The server sends the wasm pre-compressed (tools/brotli.mjs).
 $(WASM): $(RUST_SOURCES) | setup
