@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PORT ?= 8080
 PYTHON := .venv/bin/python
 WASM := www/pkg/faceverify_bg.wasm
+WASM_THREADS := www/pkg-threads/faceverify_bg.wasm
 CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -28,21 +29,36 @@ models-update: setup
 
 RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
 
-# simd128 is in every browser since 2021 and doubles tract's speed. (Relaxed SIMD on top,
-# fused multiply-add in tract's GEMM kernels, made the embed 4 % slower in Chromium on this
-# x86 host: docs/performance.md.) wasm-pack runs with --mode no-install so that it never downloads
-# tools; wasm-opt runs here because the set-up installs binaryen 116 (Debian's 108 breaks
-# wasm-bindgen output). The server sends the wasm pre-compressed (tools/brotli.mjs).
+# Two wasm builds, the same core: www/pkg (simd128, one thread) for every page, and
+# www/pkg-threads (simd128 + atomics, tract's GEMMs on a pool of Web Workers) that the worker
+# picks on cross-origin isolated pages. simd128 is in every browser since 2021 and doubles
+# tract's speed. (Relaxed SIMD on top, fused multiply-add in tract's GEMM kernels, made the
+# embed 4 % slower in Chromium on this x86 host: docs/performance.md.) wasm-pack runs with
+# --mode no-install so that it never downloads tools; wasm-opt runs here because the set-up
+# installs binaryen 116 (Debian's 108 breaks wasm-bindgen output). The server sends the wasm
+# pre-compressed (tools/brotli.mjs).
+WASM_PACK := CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	wasm-pack build --mode no-install --target web --release --out-name faceverify --no-pack
+WASM_OPT := wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+	--enable-sign-ext --enable-mutable-globals --enable-reference-types
 $(WASM): $(RUST_SOURCES) | setup
-	RUSTFLAGS="-C target-feature=+simd128" CARGO_PROFILE_RELEASE_LTO=true \
-	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 wasm-pack build --mode no-install --target web \
-		--release --out-dir www/pkg --out-name faceverify --no-pack -- --no-default-features
-	wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-		--enable-sign-ext --enable-mutable-globals --enable-reference-types \
-		$(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM)
+	RUSTFLAGS="-C target-feature=+simd128" $(WASM_PACK) --out-dir www/pkg -- --no-default-features
+	$(WASM_OPT) $(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM)
 	node tools/brotli.mjs $(WASM)
 
-wasm: $(WASM)
+# Shared memory needs atomics in std too: -Z build-std rebuilds it (rust-src, from the set-up),
+# which stable accepts under RUSTC_BOOTSTRAP. Its own target dir, since its flags differ. The
+# memory may grow to 4 GiB as the one-thread build's does (a shared memory's maximum is fixed
+# at link time; rustc's default is 1 GiB).
+$(WASM_THREADS): $(RUST_SOURCES) | setup
+	RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-threads \
+	RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296" \
+		$(WASM_PACK) --out-dir www/pkg-threads -- --no-default-features --features threads \
+		-Z build-std=panic_abort,std
+	$(WASM_OPT) --enable-threads $(WASM_THREADS) -o $(WASM_THREADS).opt && mv $(WASM_THREADS).opt $(WASM_THREADS)
+	node tools/brotli.mjs $(WASM_THREADS)
+
+wasm: $(WASM) $(WASM_THREADS)
 
 $(CLI): $(RUST_SOURCES)
 	cargo build --release
@@ -139,4 +155,4 @@ fuzz: models
 	done
 
 clean:
-	rm -rf target www/pkg models/build
+	rm -rf target www/pkg www/pkg-threads models/build

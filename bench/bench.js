@@ -1,13 +1,14 @@
 // @ts-check
-// Browser timings of the wasm core, on the main thread (the demo runs the same code in a
-// worker): detect, embed, the whole pipeline by the camera path and by the photo path, 1:N
-// search, model load and memory growth.
-import init, { Gallery, Verifier, modelSet } from '../pkg/faceverify.js';
-import { frames, medianMs, report } from './timing.js';
+// Browser timings of the wasm core: detect, embed, the whole pipeline by the camera path and
+// by the photo path, 1:N search, model load and memory growth. The one-thread build runs on
+// the page's main thread; `?threads=N` (N > 1) runs the threaded build in a worker, as the
+// demo does, with a pool of N (its figures: timings only, no memory or search).
+import { frames, inWorker, medianMs, report } from './timing.js';
 
 const params = new URLSearchParams(location.search);
+const threads = Number(params.get('threads') ?? 1);
 const verifies = Number(params.get('verifies') ?? 1000);
-const searchSizes = (params.get('search') ?? '1000,10000,100000,1000000').split(',').map(Number);
+const searchSizes = (params.get('search') ?? '1000,10000,100000,1000000').split(',').filter(Boolean).map(Number);
 
 /**
  * JS heap (needs --enable-precise-memory-info) and wasm linear memory, after two full GCs:
@@ -29,7 +30,7 @@ async function jpeg(canvas) {
  * Memory growth over `verifies` consecutive verifies of two 640×480 JPEGs, measured from
  * after the first verify (one-time allocations: plans, allocator arenas) and again from the
  * 100th, so a leak (steady growth) shows apart from one-off growth of the wasm memory.
- * @param {Verifier} verifier
+ * @param {import('../pkg/faceverify.js').Verifier} verifier
  * @param {WebAssembly.Memory} memory
  * @param {HTMLCanvasElement[]} pair
  */
@@ -62,8 +63,8 @@ async function heapGrowth(verifier, memory, pair) {
  * Exact 1:N search (top 5, euclidean) over galleries of random 128-d embeddings, one
  * identity per embedding, grown to each size in turn.
  */
-async function searchTimings() {
-  const gallery = new Gallery('bench', 128);
+async function searchTimings(/** @type {typeof import('../pkg/faceverify.js')} */ core) {
+  const gallery = new core.Gallery('bench', 128);
   const random = () => Float32Array.from({ length: 128 }, () => Math.random() * 0.2 - 0.1);
   const probe = random();
   /** @type {Record<string, number>} */ const ms = {};
@@ -76,13 +77,18 @@ async function searchTimings() {
 }
 
 async function main() {
-  const { memory } = await init();
-  const specs = JSON.parse(modelSet());
+  const core = threads > 1 ? await import('../pkg-threads/faceverify.js') : await import('../pkg/faceverify.js');
+  const { memory } = await core.default();
+  if (threads > 1) {
+    await /** @type {any} */ (core).initThreadPool(threads);
+    /** @type {any} */ (core).useThreadPool();
+  }
+  const specs = JSON.parse(core.modelSet());
   const model = specs.find((/** @type {any} */ m) => m.kind === 'embedder');
   const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../models/${m.file}`)).arrayBuffer());
   const files = await Promise.all(specs.map(bytes));
   const loadStart = performance.now();
-  const verifier = new Verifier(specs.map((/** @type {any} */ m) => m.id), files);
+  const verifier = new core.Verifier(specs.map((/** @type {any} */ m) => m.id), files);
   const loadMs = performance.now() - loadStart;
 
   const pair = await frames('photo.jpg', 'photo2.jpg');
@@ -97,13 +103,18 @@ async function main() {
   const embedMs = await medianMs(() => verifier.embedAligned(crop, w, h));
   const pipelineMs = await medianMs(() => verifier.analyzeImage(frame, true));
   const photoPipelineMs = await medianMs(() => verifier.analyzeImage(frame, false));
+  const timings = {
+    threads, load_ms: loadMs, detect_ms: detectMs, photo_detect_ms: photoDetectMs, embed_ms: embedMs, pipeline_ms: pipelineMs,
+    photo_pipeline_ms: photoPipelineMs,
+  };
+  if (threads > 1) {
+    verifier.free();
+    return timings;
+  }
   const memoryResult = await heapGrowth(verifier, memory, pair);
   verifier.free();
-  const searchMs = await searchTimings();
-  return {
-    load_ms: loadMs, detect_ms: detectMs, photo_detect_ms: photoDetectMs, embed_ms: embedMs, pipeline_ms: pipelineMs,
-    photo_pipeline_ms: photoPipelineMs, memory: memoryResult, search_ms: searchMs,
-  };
+  return { ...timings, memory: memoryResult, search_ms: await searchTimings(core) };
 }
 
-report(main);
+if (threads > 1 && typeof document !== 'undefined') inWorker(import.meta.url);
+else report(main);

@@ -61,7 +61,7 @@ async function benchPage(server, page) {
  * moment the models are ready (wasm compiled, models fetched and optimised by tract).
  */
 async function firstVerify(server) {
-  const visits = [[], []].map(() => ({ total: [], ready: [] }));
+  const visits = [[], []].map(() => ({ total: [], ready: [], backend: new Set() }));
   for (let i = 0; i < (smoke ? 1 : 3); i++) {
     const context = await launchChromium();
     try {
@@ -73,6 +73,7 @@ async function firstVerify(server) {
         await page.goto(server.url);
         await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
         visit.ready.push(Date.now() - start);
+        visit.backend.add(await page.getAttribute('#status', 'data-backend'));
         await page.setInputFiles('[data-testid="file-a"]', photo);
         await page.setInputFiles('[data-testid="file-b"]', join(faces, 'img2.jpg'));
         await page.waitForSelector('[data-testid="result"][data-verified]', { timeout: 60_000 });
@@ -85,7 +86,10 @@ async function firstVerify(server) {
     }
   }
   const [cold, warm] = visits;
-  return { total: median(cold.total), ready: median(cold.ready), warm: median(warm.total), warmReady: median(warm.ready) };
+  return {
+    total: median(cold.total), ready: median(cold.ready), warm: median(warm.total), warmReady: median(warm.ready),
+    backend: [...new Set([...cold.backend, ...warm.backend])].join(' + '),
+  };
 }
 
 function nativeTimings() {
@@ -96,9 +100,16 @@ function nativeTimings() {
 }
 
 async function sizes() {
-  const wasm = await readFile(join(root, 'www/pkg/faceverify_bg.wasm'));
-  // As tools/serve.mjs sends it: the brotli file the build made.
-  const wire = await readFile(join(root, 'www/pkg/faceverify_bg.wasm.br'));
+  // As tools/serve.mjs sends them: the brotli files the build made.
+  const builds = {};
+  for (const [name, dir] of [['simd128', 'www/pkg'], ['simd128-threads', 'www/pkg-threads']]) {
+    const wasm = await readFile(join(root, dir, 'faceverify_bg.wasm'));
+    builds[name] = {
+      wasm_bytes: wasm.length,
+      wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
+      wasm_wire_bytes: (await readFile(join(root, dir, 'faceverify_bg.wasm.br'))).length,
+    };
+  }
   const manifest = JSON.parse(await readFile(join(root, 'models/manifest.json'), 'utf8'));
   const modelFile = (id) => join(root, 'models/build/onnx', manifest.models.find((m) => m.id === id).file);
   const models = {};
@@ -110,10 +121,10 @@ async function sizes() {
   const defaults = [...new Set([...manifest.default_detectors, manifest.camera_detector, manifest.face_check,
     manifest.default_landmarker, manifest.default_embedder])];
   const ortWasm = await readFile(join(root, vendor['onnxruntime-web'], 'ort-wasm-simd-threaded.wasm'));
+  // The top-level figures are the one-thread build's, every page's fallback.
   return {
-    wasm_bytes: wasm.length,
-    wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
-    wasm_wire_bytes: wire.length,
+    ...builds.simd128,
+    builds,
     ort_wasm_gzip_bytes: gzipSync(ortWasm, { level: 9 }).length,
     models,
     models_bytes: defaults.reduce((sum, id) => sum + models[id].bytes, 0),
@@ -126,14 +137,17 @@ try {
   const query = `runs=${runs}&warmup=${warmUpMs}`;
   const ours = await benchPage(server, `?${query}&verifies=${verifies}&search=${searchSizes.join(',')}`);
   const ort = await benchPage(server, `peers.html?runtime=onnxruntime-web&${query}`);
+  const ours2 = await benchPage(server, `?threads=2&${query}`);
   const ort2 = await benchPage(server, `peers.html?runtime=onnxruntime-web&threads=2&${query}`);
   const faceapi = await benchPage(server, `peers.html?runtime=face-api&${query}`);
   const first = await firstVerify(server);
   const size = await sizes();
-  // One build so far (simd128, single thread): relaxed SIMD did not pay (docs/performance.md).
-  const variants = {
-    simd128: { embed_ms: ours.embed_ms, detect_ms: ours.detect_ms, pipeline_fps: 1000 / ours.pipeline_ms, wasm_gzip_bytes: size.wasm_gzip_bytes, wasm_wire_bytes: size.wasm_wire_bytes },
-  };
+  // The two builds a page can get (relaxed SIMD did not pay: docs/performance.md).
+  const variant = (timings, build) => ({
+    threads: timings.threads, embed_ms: timings.embed_ms, detect_ms: timings.detect_ms, pipeline_fps: 1000 / timings.pipeline_ms,
+    photo_pipeline_ms: timings.photo_pipeline_ms, load_ms: timings.load_ms, ...build,
+  });
+  const variants = { simd128: variant(ours, size.builds.simd128), 'simd128-threads': variant(ours2, size.builds['simd128-threads']) };
   const figure = (key, nativeValue) => ({
     faceverify_wasm: ours[key], onnxruntime_web: ort[key], faceapi_tfjs_wasm: faceapi[key], faceverify_native: nativeValue,
   });
@@ -145,9 +159,11 @@ try {
     runs,
     threads: 1,
     backend: 'simd128',
+    // The build the demo ran for its first verdicts (its server makes the page cross-origin
+    // isolated, so the threaded one).
+    first_verify_backend: first.backend,
     embed_ms: figure('embed_ms', native.embed_ms),
-    // faceverify has no threaded build yet: null.
-    embed_ms_2threads: { faceverify_wasm: null, onnxruntime_web: ort2.embed_ms },
+    embed_ms_2threads: { faceverify_wasm: ours2.embed_ms, onnxruntime_web: ort2.embed_ms },
     detect_ms: figure('detect_ms', native.detect_ms),
     pipeline_fps: fps(figure('pipeline_ms', native.pipeline_ms)),
     // Ours only: the photo path (every detector, tiles, face check) on the same frame.
@@ -171,6 +187,8 @@ try {
   results.ratios = {
     embed_vs_onnxruntime_web: results.embed_ms.faceverify_wasm / results.embed_ms.onnxruntime_web,
     embed_vs_faceapi_tfjs_wasm: results.embed_ms.faceverify_wasm / results.embed_ms.faceapi_tfjs_wasm,
+    embed_2threads_vs_onnxruntime_web: results.embed_ms_2threads.faceverify_wasm / results.embed_ms_2threads.onnxruntime_web,
+    embed_2threads_vs_1thread: results.embed_ms_2threads.faceverify_wasm / results.embed_ms.faceverify_wasm,
     detect_vs_onnxruntime_web: results.detect_ms.faceverify_wasm / results.detect_ms.onnxruntime_web,
     detect_vs_faceapi_tfjs_wasm: results.detect_ms.faceverify_wasm / results.detect_ms.faceapi_tfjs_wasm,
     pipeline_fps_vs_onnxruntime_web: results.pipeline_fps.faceverify_wasm / results.pipeline_fps.onnxruntime_web,
@@ -211,7 +229,8 @@ ${row('model load: parse + optimise (ms)', r.load_ms)}
 Levers (docs/performance.md has those measured outside this run):
 
 - Brotli at build time (tools/brotli.mjs, sent by tools/serve.mjs): the wasm goes out as ${mb(r.wasm_wire_bytes)}, ${ratio(r.ratios.wasm_wire_vs_gzip)}× its gzip -9 size.
-- Two threads: onnxruntime-web embeds in ${f(r.embed_ms_2threads.onnxruntime_web)} ms (${ratio(r.embed_ms.onnxruntime_web / r.embed_ms_2threads.onnxruntime_web)}× its one-thread speed); faceverify has no threaded build yet.
+- Two threads (the threaded build, tract's GEMMs on a wasm-bindgen-rayon pool, in a worker): faceverify embeds in ${f(r.embed_ms_2threads.faceverify_wasm)} ms (${ratio(r.embed_ms.faceverify_wasm / r.embed_ms_2threads.faceverify_wasm)}× its one-thread speed), onnxruntime-web in ${f(r.embed_ms_2threads.onnxruntime_web)} ms (${ratio(r.embed_ms.onnxruntime_web / r.embed_ms_2threads.onnxruntime_web)}×): ours / ort ${ratio(r.ratios.embed_2threads_vs_onnxruntime_web)}.
+  Threaded build: detect ${f(r.variants['simd128-threads'].detect_ms)} ms, camera pipeline ${f(r.variants['simd128-threads'].pipeline_fps)} fps, photo pipeline ${f(r.variants['simd128-threads'].photo_pipeline_ms)} ms, model load ${f(r.variants['simd128-threads'].load_ms)} ms, wasm ${mb(r.variants['simd128-threads'].wasm_wire_bytes)} over the wire.
 - The camera path is faceverify's live-camera pipeline: blazeface-front, dlib's 5 landmarks, the
   chip, dlib ResNet (and, in the pipeline, dlib's MMOD net confirming the face it embeds). The
   photo path adds blazeface-back with a mirrored margin and, on large photos, tiles, and confirms
@@ -221,7 +240,7 @@ Levers (docs/performance.md has those measured outside this run):
   ${r.faceapi_backend} uses the same dlib ResNet weights, its TinyFaceDetector (416 px) and tiny
   68-point landmarks; "detect" is each runtime's detector on the frame.
 - Search, exact 1:N (top 5, euclidean) over random 128-d embeddings in wasm: ${Object.entries(r.search_ms).map(([n, ms]) => `${Number(n).toLocaleString('en')}: ${ms.toFixed(2)} ms`).join(' · ')}
-- First verify (page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms, of which ${r.first_verify_ready_ms} ms until the models are ready (wasm compiled, models fetched and optimised) and the rest the first two photos decoded, detected, aligned and embedded.
+- First verify (the demo on ${r.first_verify_backend}; page load with a cold cache → first verdict, localhost): ${r.first_verify_ms} ms, of which ${r.first_verify_ready_ms} ms until the models are ready (wasm compiled, models fetched and optimised) and the rest the first two photos decoded, detected, aligned and embedded.
   Return visit (same profile: compiled code and models cached): ${r.first_verify_warm_ms} ms, ready after ${r.first_verify_warm_ready_ms} ms.
 - Download: our wasm ${mb(r.wasm_wire_bytes)} over the wire (brotli; ${mb(r.wasm_gzip_bytes)} gzipped, ${mb(r.wasm_bytes)} raw); onnxruntime-web's wasm ${mb(r.ort_wasm_gzip_bytes)} gzipped;
   default models ${mb(r.models_bytes)} (${Object.entries(r.models).map(([id, m]) => `${id} ${mb(m.bytes)}, ${mb(m.gzip_bytes)} gzipped`).join('; ')})

@@ -36,9 +36,6 @@ pub fn model_set(detector: Option<String>, model: Option<String>) -> Result<Stri
     to_json(&Registry::builtin().model_set(detector.as_deref(), model.as_deref()).map_err(js_error)?)
 }
 
-/// `IMAGE_TOO_LARGE` for an encoded file of `bytes` bytes over the budget (64 MB): check
-/// before handing a file to [`Verifier::analyze`] or [`Verifier::detect`], whose argument is
-/// copied into wasm memory first (a file beyond the memory would abort the instance).
 /// The manifest entries (JSON array) of the attribute models that estimate `attributes`
 /// (`age`, `gender`, `expression`), to fetch and load. `INVALID_INPUT` for an unknown one.
 #[wasm_bindgen(js_name = attributeModels)]
@@ -46,6 +43,26 @@ pub fn attribute_models(attributes: Vec<String>) -> Result<String, JsValue> {
     to_json(&Registry::builtin().attribute_models(&attributes).map_err(js_error)?)
 }
 
+/// `initThreadPool(n)`: a promise of a rayon pool of `n` Web Workers sharing this instance's
+/// memory (wasm-bindgen-rayon). Await it once after `init`, from a worker (the pool blocks
+/// the caller while it works), then call [`use_thread_pool`]. `threads` build only.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Run tract's matrix products on the pool `initThreadPool` started (tract's
+/// `Executor::RayonGlobal`; products under 64 panels stay on the calling thread, where the
+/// ~50 µs hand-over would cost more than it saves). Until then everything runs on the
+/// caller. `threads` build only.
+#[cfg(feature = "threads")]
+#[wasm_bindgen(js_name = useThreadPool)]
+pub fn use_thread_pool() {
+    use tract_linalg::multithread::{set_default_executor, Executor};
+    set_default_executor(Executor::RayonGlobal);
+}
+
+/// `IMAGE_TOO_LARGE` for an encoded file of `bytes` bytes over the budget (64 MB): check
+/// before handing a file to [`Verifier::analyze`] or [`Verifier::detect`], whose argument is
+/// copied into wasm memory first (a file beyond the memory would abort the instance).
 #[wasm_bindgen(js_name = checkImageFile)]
 pub fn check_image_file(bytes: usize) -> Result<(), JsValue> {
     check_encoded_size(bytes).map_err(js_error)

@@ -2,7 +2,7 @@
 // benchmark page at /bench/.
 // Serves .wasm as application/wasm (streaming compilation needs it), brotli-compressed where
 // the build left a .br beside it and the browser accepts br, and sets COOP/COEP so
-// the page is cross-origin isolated (precise timers now, wasm threads later).
+// the page is cross-origin isolated (precise timers, and shared memory for the threaded wasm).
 // usage: node tools/serve.mjs [port]   (FACEVERIFY_LOG_REQUESTS=1 prints each request: tests
 // count them to prove the page makes none after it is ready)
 import { createReadStream } from 'node:fs';

@@ -13,6 +13,9 @@ have_version() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep
 
 rustup target list --installed | grep -q wasm32-unknown-unknown \
   || rustup target add wasm32-unknown-unknown
+# std's sources, rebuilt with atomics for the threaded wasm build (-Z build-std).
+rustup component list --installed | grep -q '^rust-src' \
+  || rustup component add rust-src
 
 have_version wasm-pack "$WASM_PACK_VERSION" \
   || cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked

@@ -81,7 +81,11 @@ function showModels(verifier, note = '') {
   model.replaceChildren(...options(models.filter((spec) => spec.kind === 'embedder'), m.id));
   status.dataset.testid = 'ready';
   const used = detectors.map((/** @type {any} */ spec) => spec.id).join(' + ');
-  showStatus(`${note}Ready: ${used} detection, ${m.id} recognition (${m.output.size}-d embeddings).`);
+  const backend = /** @type {import('./protocol.js').Backend} */ (verifier.backend);
+  const runs = backend.threads > 1 ? `${backend.build}, ${backend.threads} threads` : `${backend.build}, 1 thread`;
+  showStatus(`${note}Ready: ${used} detection, ${m.id} recognition (${m.output.size}-d embeddings); wasm ${runs}.`);
+  status.dataset.backend = backend.build;
+  status.title = backend.fallback ?? '';
   showThreshold(verifier);
 }
 

@@ -80,6 +80,12 @@ export class FaceVerifier {
    * (null: the default set), and every model the manifest offers.
    */
   models = /** @type {{detectors: any[], detector: string | null, model: any, models: any[]} | null} */ (null);
+  /**
+   * The wasm build running and its threads, known after `load`: `simd128-threads` on a
+   * cross-origin isolated page (COOP/COEP), else `simd128` with `fallback` saying why not.
+   * @type {import('./protocol.js').Backend | null}
+   */
+  backend = null;
   /** The recognition model's gallery, kept in the worker (see {@link GalleryClient}). */
   gallery = new GalleryClient((request) => this.#call({ type: 'gallery', ...request }));
 
@@ -98,17 +104,23 @@ export class FaceVerifier {
 
   /**
    * Start the worker and load the models.
-   * @param {{baseUrl?: string | URL, detector?: string, model?: string,
+   * @param {{baseUrl?: string | URL, detector?: string, model?: string, threads?: number,
    *          onProgress?: (loaded: number, total: number) => void}} [options]
    *   baseUrl: where `models/` is served (default: this module's folder); detector: one
    *   detector for everything instead of the default set; model: the recognition model
-   *   (manifest ids; default: the manifest's defaults).
+   *   (manifest ids; default: the manifest's defaults); threads: inference threads, 1 to
+   *   1024 (default: `navigator.hardwareConcurrency`; more than 1 needs a cross-origin
+   *   isolated page, see {@link FaceVerifier.backend}).
    */
   static async load(options = {}) {
+    const { threads } = options;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+      throw Object.assign(new Error(`threads must be an integer from 1 to 1024, got ${threads}`), { name: 'INVALID_INPUT' });
+    }
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const verifier = new FaceVerifier(worker);
     verifier.#baseUrl = new URL(options.baseUrl ?? '.', import.meta.url).href;
-    await verifier.reload(options);
+    await verifier.#load(options);
     return verifier;
   }
 
@@ -118,7 +130,17 @@ export class FaceVerifier {
    * @param {{detector?: string, model?: string, onProgress?: (loaded: number, total: number) => void}} options
    */
   async reload({ detector, model, onProgress }) {
-    this.models = await this.#call({ type: 'load', baseUrl: this.#baseUrl, detector, model }, [], onProgress);
+    return this.#load({ detector, model, onProgress });
+  }
+
+  /**
+   * The worker's first load also picks the build and its threads; later ones keep them.
+   * @param {{detector?: string, model?: string, threads?: number, onProgress?: (loaded: number, total: number) => void}} options
+   */
+  async #load({ detector, model, threads, onProgress }) {
+    const { backend, ...models } = await this.#call({ type: 'load', baseUrl: this.#baseUrl, detector, model, threads }, [], onProgress);
+    this.backend = backend;
+    this.models = models;
     return this.models;
   }
 

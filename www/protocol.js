@@ -6,7 +6,12 @@
  * An image: encoded bytes (JPEG, PNG, WebP, GIF, BMP, TIFF), a bitmap, or canvas pixels.
  * @typedef {ArrayBuffer | ImageBitmap | ImageData} Image
  *
- * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string}} LoadRequest
+ * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string, threads?: number}} LoadRequest
+ *   threads: the worker's first load picks the build and its pool size (see Backend); later
+ *   loads keep them.
+ * @typedef {{build: 'simd128' | 'simd128-threads', threads: number, fallback: string | null}} Backend
+ *   The wasm build the worker runs and its thread count; fallback: why a wanted threaded
+ *   build is not the one running (null when nothing was given up).
  * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean, attributes?: string[]}} AnalyzeRequest
  * @typedef {{id: number, type: 'detect', image: Image, camera?: boolean}} DetectRequest
  * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number,

@@ -10,6 +10,9 @@ const SHELL = [
   './', 'index.html', 'style.css', 'app.js', 'faceverify.js', 'worker.js', 'protocol.js', 'store.js',
   'draw.js', 'photo-input.js', 'verify-view.js', 'analyze-view.js', 'gallery-view.js', 'camera-view.js',
   'pkg/faceverify.js', 'pkg/faceverify_bg.wasm',
+  // The threaded build a cross-origin isolated page runs (its pool's worker script is
+  // cached when fetched).
+  'pkg-threads/faceverify.js', 'pkg-threads/faceverify_bg.wasm',
 ];
 /** Served from elsewhere in the tree, never part of the app. */
 const NOT_OURS = ['models/', 'bench/'];

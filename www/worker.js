@@ -2,24 +2,32 @@
 // Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
 // Verifier and the gallery of its recognition model, then answers requests (see
 // protocol.js). The page never blocks on decoding or inference.
-import init, { Gallery, LivenessChallenge, Verifier, admitQuality, attributeModels, checkImageFile, modelManifest, modelSet, pickLivenessActions } from './pkg/faceverify.js';
+
+/**
+ * The wasm core: one of two builds of the same Rust code, chosen at the first load
+ * ({@link start}). Both export the same API; the threaded one adds its pool.
+ * @type {typeof import('./pkg/faceverify.js')}
+ */
+let core;
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
 
-/** @type {Promise<any> | null} */
-let wasmReady = null;
-/** @type {Verifier | null} */
+/** @type {Promise<import('./protocol.js').Backend> | null} */
+let started = null;
+/** The instance's exports (its memory), once started. @type {any} */
+let instance = null;
+/** @type {import('./pkg/faceverify.js').Verifier | null} */
 let verifier = null;
 /** @type {{detectors: any[], model: any} | null} */
 let loaded = null;
-/** @type {Gallery | null} */
+/** @type {import('./pkg/faceverify.js').Gallery | null} */
 let gallery = null;
 /** Where models are served (from the load request). */
 let baseUrl = '';
 /** Ids of the attribute models the current verifier has loaded. */
 let attributesLoaded = new Set();
-/** @type {LivenessChallenge | null} The running liveness challenge. */
+/** @type {import('./pkg/faceverify.js').LivenessChallenge | null} The running liveness challenge. */
 let challenge = null;
 /**
  * Embeddings of faces that passed a liveness challenge here, with when (performance.now()):
@@ -112,14 +120,47 @@ async function keep(files, accepted) {
   }
 }
 
+/**
+ * Instantiate the fastest build this page can run: with `threads` > 1 (default: every core)
+ * on a cross-origin isolated page — shared memory needs it — the threaded build with a
+ * pool of that many workers, else the one-thread build. A threaded build that fails to
+ * start (a browser without wasm threads) falls back to the other, and says why.
+ * @param {number | undefined} threads
+ * @returns {Promise<import('./protocol.js').Backend>}
+ */
+async function start(threads) {
+  const wanted = Math.max(1, Math.floor(threads ?? navigator.hardwareConcurrency ?? 1));
+  /** @type {string | null} */
+  let fallback = null;
+  if (wanted > 1 && self.crossOriginIsolated) {
+    try {
+      core = await import('./pkg-threads/faceverify.js');
+      instance = await core.default();
+      // A pool worker whose script fails to load never reports back: give up after 20 s
+      // (it starts in ~0.1 s) rather than never finishing the load.
+      const pool = /** @type {any} */ (core).initThreadPool(wanted);
+      await Promise.race([pool, new Promise((_, reject) => setTimeout(() => reject(new Error('the thread pool did not start in 20 s')), 20_000))]);
+      /** @type {any} */ (core).useThreadPool();
+      return { build: 'simd128-threads', threads: wanted, fallback };
+    } catch (e) {
+      fallback = `threaded build failed: ${/** @type {Error} */ (e).message ?? e}`;
+    }
+  } else if (wanted > 1) {
+    fallback = 'not cross-origin isolated (COOP/COEP headers): no shared memory for threads';
+  }
+  core = await import('./pkg/faceverify.js');
+  instance = await core.default();
+  return { build: 'simd128', threads: 1, fallback };
+}
+
 /** @param {import('./protocol.js').LoadRequest} request */
 async function load(request) {
-  wasmReady ??= init();
-  await wasmReady;
-  const manifest = JSON.parse(modelManifest());
+  started ??= start(request.threads);
+  const backend = await started;
+  const manifest = JSON.parse(core.modelManifest());
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
   // core's decision, from the manifest.
-  const specs = JSON.parse(modelSet(request.detector ?? undefined, request.model ?? undefined));
+  const specs = JSON.parse(core.modelSet(request.detector ?? undefined, request.model ?? undefined));
   const sizes = specs.map(() => 0);
   const received = specs.map(() => 0);
   const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
@@ -135,9 +176,9 @@ async function load(request) {
   );
   // Build the new set before dropping the old: a failed load leaves the working one. The
   // core checks every file's sha256 against the manifest before parsing it.
-  /** @type {Verifier} */ let next;
+  /** @type {import('./pkg/faceverify.js').Verifier} */ let next;
   try {
-    next = new Verifier(specs.map((/** @type {any} */ s) => s.id), files.map((f) => f.bytes));
+    next = new core.Verifier(specs.map((/** @type {any} */ s) => s.id), files.map((f) => f.bytes));
   } catch (error) {
     await keep(files, false);
     throw error;
@@ -150,11 +191,11 @@ async function load(request) {
   const model = specs.find((/** @type {any} */ s) => s.kind === 'embedder');
   if (loaded?.model.id !== model.id) {
     gallery?.free();
-    gallery = new Gallery(model.id, model.output.size);
+    gallery = new core.Gallery(model.id, model.output.size);
   }
   const detectors = specs.filter((/** @type {any} */ s) => s.kind === 'detector' && s.decoder.type === 'blazeface');
   loaded = { detectors, model };
-  return { ...loaded, detector: request.detector ?? null, models: manifest.models };
+  return { ...loaded, detector: request.detector ?? null, models: manifest.models, backend };
 }
 
 /**
@@ -168,7 +209,7 @@ async function load(request) {
  */
 function onImage(image, fromBytes, fromImage) {
   if (image instanceof ArrayBuffer) {
-    checkImageFile(image.byteLength);
+    core.checkImageFile(image.byteLength);
     return fromBytes(new Uint8Array(image));
   }
   try {
@@ -181,12 +222,12 @@ function onImage(image, fromBytes, fromImage) {
 /**
  * Load the attribute models that `attributes` need, once: they are not part of the default
  * download, so verify alone never fetches them. Cached as the other models are.
- * @param {Verifier} v
+ * @param {import('./pkg/faceverify.js').Verifier} v
  * @param {string[] | undefined} attributes
  */
 async function ensureAttributes(v, attributes) {
   if (!attributes?.length) return;
-  for (const spec of JSON.parse(attributeModels(attributes))) {
+  for (const spec of JSON.parse(core.attributeModels(attributes))) {
     if (attributesLoaded.has(spec.id)) continue;
     const file = await modelBytes(new URL(`models/${spec.file}`, baseUrl).href, spec.sha256, () => {});
     try {
@@ -200,12 +241,12 @@ async function ensureAttributes(v, attributes) {
   }
 }
 
-/** What the page shows and stores after every gallery change. @param {Gallery} g */
+/** What the page shows and stores after every gallery change. @param {import('./pkg/faceverify.js').Gallery} g */
 const galleryState = (g) => ({ identities: JSON.parse(g.identities()), json: g.toJson() });
 
 /**
- * @param {Verifier} v
- * @param {Gallery} g
+ * @param {import('./pkg/faceverify.js').Verifier} v
+ * @param {import('./pkg/faceverify.js').Gallery} g
  * @param {{model: any}} models
  * @param {import('./protocol.js').GalleryRequest} request
  */
@@ -215,14 +256,14 @@ function galleryOp(v, g, models, request) {
       return galleryState(g);
     case 'import': {
       // Validated whole by fromJson before it replaces anything.
-      const next = Gallery.fromJson(request.json, models.model.id, models.model.output.size);
+      const next = core.Gallery.fromJson(request.json, models.model.id, models.model.output.size);
       g.free();
       gallery = next;
       return galleryState(next);
     }
     case 'enroll':
       // Every face is judged before any is enrolled: one poor photo enrols none.
-      for (const quality of request.qualities ?? []) if (quality) admitQuality(quality, request.minQuality);
+      for (const quality of request.qualities ?? []) if (quality) core.admitQuality(quality, request.minQuality);
       if (request.liveWithinMs !== undefined) requireLive(request.embeddings, request.liveWithinMs);
       for (const embedding of request.embeddings) g.enroll(request.name, Float32Array.from(embedding));
       return galleryState(g);
@@ -234,7 +275,7 @@ function galleryOp(v, g, models, request) {
       return galleryState(g);
     case 'clear': {
       g.free();
-      gallery = new Gallery(models.model.id, models.model.output.size);
+      gallery = new core.Gallery(models.model.id, models.model.output.size);
       return galleryState(gallery);
     }
     case 'find': {
@@ -264,14 +305,14 @@ function requireLive(embeddings, withinMs) {
 }
 
 /**
- * @param {Verifier} v
+ * @param {import('./pkg/faceverify.js').Verifier} v
  * @param {import('./protocol.js').LivenessRequest} request
  */
 function livenessOp(v, request) {
   switch (request.op) {
     case 'start': {
-      const actions = request.actions ?? pickLivenessActions(request.random, request.count);
-      const next = new LivenessChallenge(v, actions, request.timeoutMs, request.metric, request.threshold);
+      const actions = request.actions ?? core.pickLivenessActions(request.random, request.count);
+      const next = new core.LivenessChallenge(v, actions, request.timeoutMs, request.metric, request.threshold);
       challenge?.free();
       challenge = next;
       return { actions };
@@ -305,7 +346,7 @@ function livenessOp(v, request) {
 async function handle(request) {
   if (request.type === 'load') return load(request);
   // Linear memory only grows (wasm cannot give pages back), so its size is the peak so far.
-  if (request.type === 'memory') return { wasm_bytes: wasmReady ? (await wasmReady).memory.buffer.byteLength : 0 };
+  if (request.type === 'memory') return { wasm_bytes: instance ? instance.memory.buffer.byteLength : 0 };
   if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
   const v = verifier;
   switch (request.type) {
