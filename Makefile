@@ -47,7 +47,8 @@ $(WASM): $(RUST_SOURCES) | setup
 	node tools/brotli.mjs $(WASM)
 
 # Shared memory needs atomics in std too: -Z build-std rebuilds it (rust-src, from the set-up),
-# which stable accepts under RUSTC_BOOTSTRAP. Its own target dir, since its flags differ. The
+# which stable accepts under RUSTC_BOOTSTRAP; build.rs adds the shared-memory link arguments.
+# Its own target dir, since its flags differ. The
 # memory may grow to 4 GiB as the one-thread build's does (a shared memory's maximum is fixed
 # at link time; rustc's default is 1 GiB).
 $(WASM_THREADS): $(RUST_SOURCES) | setup
