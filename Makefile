@@ -4,13 +4,14 @@
 SHELL := /bin/bash
 PORT ?= 8080
 PYTHON := .venv/bin/python
-WASM := www/pkg/faceverify_bg.wasm
-WASM_THREADS := www/pkg-threads/faceverify_bg.wasm
+PACKAGE := packages/faceverify
+WASM := $(PACKAGE)/pkg/faceverify_bg.wasm
+WASM_THREADS := $(PACKAGE)/pkg-threads/faceverify_bg.wasm
 CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli fixtures demo test test-python test-rust test-web bench eval reference calibrate quality-curve openface-check fuzz clean
+.PHONY: setup models models-update wasm cli package fixtures demo test test-python test-rust test-web bench eval reference calibrate quality-curve openface-check fuzz clean
 
 setup:
 	tools/setup.sh
@@ -29,40 +30,48 @@ models-update: setup
 
 RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
 
-# Two wasm builds, the same core: www/pkg (simd128, one thread) for every page, and
-# www/pkg-threads (simd128 + atomics, tract's GEMMs on a pool of Web Workers) that the worker
+# Two wasm builds, the same core, into the npm package: pkg/ (simd128, one thread) for every
+# page, and pkg-threads/ (simd128 + atomics, tract's GEMMs on a pool of Web Workers) that the worker
 # picks on cross-origin isolated pages. simd128 is in every browser since 2021 and doubles
 # tract's speed. (Relaxed SIMD on top, fused multiply-add in tract's GEMM kernels, made the
 # embed 4 % slower in Chromium on this x86 host: docs/performance.md.) wasm-pack runs with
-# --mode no-install so that it never downloads tools; wasm-opt runs here because the set-up
-# installs binaryen 116 (Debian's 108 breaks wasm-bindgen output). The server sends the wasm
-# pre-compressed (tools/brotli.mjs).
-WASM_PACK := CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+# --mode no-install so that it never downloads tools. No wasm-opt: it saved 6 % over the wire
+# and no time per frame, for 15 minutes of building binaryen and running it on a new machine
+# (docs/performance.md). The server sends the wasm pre-compressed (tools/brotli.mjs).
+# strip: no name section (1.6 MB in the one-thread build, 12.8 MB in the threaded one, whose
+# std is built here), so panics read wasm-function[n] rather than names.
+WASM_PACK := CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=true \
 	wasm-pack build --mode no-install --target web --release --out-name faceverify --no-pack
-WASM_OPT := wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-	--enable-sign-ext --enable-mutable-globals --enable-reference-types
+# Each wasm build has a target dir of its own: cargo locks a target dir for the whole of a
+# build, which would hold the two builds and the native one to one at a time.
 $(WASM): $(RUST_SOURCES) | setup
-	RUSTFLAGS="-C target-feature=+simd128" $(WASM_PACK) --out-dir www/pkg -- --no-default-features
-	$(WASM_OPT) $(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM)
+	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- --no-default-features
 	node tools/brotli.mjs $(WASM)
 
 # Shared memory needs atomics in std too: -Z build-std rebuilds it (rust-src, from the set-up),
 # which stable accepts under RUSTC_BOOTSTRAP; build.rs adds the shared-memory link arguments.
-# Its own target dir, since its flags differ. The
-# memory may grow to 4 GiB as the one-thread build's does (a shared memory's maximum is fixed
+# The memory may grow to 4 GiB as the one-thread build's does (a shared memory's maximum is fixed
 # at link time; rustc's default is 1 GiB).
 $(WASM_THREADS): $(RUST_SOURCES) | setup
-	RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-threads \
+	+RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-threads \
 	RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296" \
-		$(WASM_PACK) --out-dir www/pkg-threads -- --no-default-features --features threads \
+		$(WASM_PACK) --out-dir $(PACKAGE)/pkg-threads -- --no-default-features --features threads \
 		-Z build-std=panic_abort,std
-	$(WASM_OPT) --enable-threads $(WASM_THREADS) -o $(WASM_THREADS).opt && mv $(WASM_THREADS).opt $(WASM_THREADS)
 	node tools/brotli.mjs $(WASM_THREADS)
 
 wasm: $(WASM) $(WASM_THREADS)
 
+# The npm package (packages/faceverify): its models and licences added, packed into
+# target/package/faceverify-<version>.tgz (not published from here).
+package: models wasm
+	node tools/package.mjs
+
+# Built by `cargo test --no-run`, with the test binaries: cargo builds the CLI for the
+# integration tests anyway, with the dev-dependencies' features, and a plain `cargo build`
+# (other features) would compile tract natively a second time.
 $(CLI): $(RUST_SOURCES)
-	cargo build --release
+	+cargo test --release --no-run
+	touch $@
 
 cli: $(CLI)
 
@@ -106,17 +115,23 @@ demo: models wasm
 	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
 	node tools/serve.mjs $(PORT)
 
-test: test-python test-rust test-web
+# Builds first, two jobs at a time: cargo shares make's jobserver (the `+` lines), so two
+# jobs run in all, and the wasm builds' long single-threaded LTO overlaps other compiling.
+# Then the tests, one suite after another (the browser tests time real things).
+test:
+	+$(MAKE) -j2 models wasm cli fixtures package
+	+$(MAKE) test-python test-rust test-web
 
 # The OpenFace converter on random weights; leaves ONNX files in target/openface for test-rust.
 test-python: setup
 	$(PYTHON) -m unittest -v tests/test_openface.py
 
 test-rust: models fixtures test-python
-	cargo test --release
+	+cargo test --release
 
-test-web: models wasm cli fixtures
-	FACEVERIFY_BIN=$(CLI) node --test --test-concurrency=1 tests/web/
+# A test that hangs fails after 10 minutes instead of holding CI to its limit.
+test-web: models wasm cli fixtures package
+	FACEVERIFY_BIN=$(CLI) node --test --test-concurrency=1 --test-timeout=600000 tests/web/
 
 # Figures, not pass/fail: writes bench/results.json and bench/results.md.
 bench: models wasm
@@ -156,4 +171,4 @@ fuzz: models
 	done
 
 clean:
-	rm -rf target www/pkg www/pkg-threads models/build
+	rm -rf target $(PACKAGE)/pkg $(PACKAGE)/pkg-threads $(PACKAGE)/models $(PACKAGE)/LICENSE models/build

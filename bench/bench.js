@@ -30,7 +30,7 @@ async function jpeg(canvas) {
  * Memory growth over `verifies` consecutive verifies of two 640×480 JPEGs, measured from
  * after the first verify (one-time allocations: plans, allocator arenas) and again from the
  * 100th, so a leak (steady growth) shows apart from one-off growth of the wasm memory.
- * @param {import('../pkg/faceverify.js').Verifier} verifier
+ * @param {import('../faceverify/pkg/faceverify.js').Verifier} verifier
  * @param {WebAssembly.Memory} memory
  * @param {HTMLCanvasElement[]} pair
  */
@@ -63,7 +63,7 @@ async function heapGrowth(verifier, memory, pair) {
  * Exact 1:N search (top 5, euclidean) over galleries of random 128-d embeddings, one
  * identity per embedding, grown to each size in turn.
  */
-async function searchTimings(/** @type {typeof import('../pkg/faceverify.js')} */ core) {
+async function searchTimings(/** @type {typeof import('../faceverify/pkg/faceverify.js')} */ core) {
   const gallery = new core.Gallery('bench', 128);
   const random = () => Float32Array.from({ length: 128 }, () => Math.random() * 0.2 - 0.1);
   const probe = random();
@@ -77,7 +77,7 @@ async function searchTimings(/** @type {typeof import('../pkg/faceverify.js')} *
 }
 
 async function main() {
-  const core = threads > 1 ? await import('../pkg-threads/faceverify.js') : await import('../pkg/faceverify.js');
+  const core = threads > 1 ? await import('../faceverify/pkg-threads/faceverify.js') : await import('../faceverify/pkg/faceverify.js');
   const { memory } = await core.default();
   if (threads > 1) {
     await /** @type {any} */ (core).initThreadPool(threads);
@@ -85,7 +85,7 @@ async function main() {
   }
   const specs = JSON.parse(core.modelSet());
   const model = specs.find((/** @type {any} */ m) => m.kind === 'embedder');
-  const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../models/${m.file}`)).arrayBuffer());
+  const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../faceverify/models/${m.file}`)).arrayBuffer());
   const files = await Promise.all(specs.map(bytes));
   const loadStart = performance.now();
   const verifier = new core.Verifier(specs.map((/** @type {any} */ m) => m.id), files);

@@ -56,7 +56,7 @@ async function onnxruntimeWeb() {
   const manifest = await (await fetch('manifest.json')).json();
   const spec = (/** @type {string} */ id) => manifest.models.find((/** @type {any} */ m) => m.id === id);
   const [detector, model] = [spec(manifest.camera_detector), spec(manifest.default_embedder)];
-  const bytes = await Promise.all([detector, model].map(async (m) => new Uint8Array(await (await fetch(`../models/${m.file}`)).arrayBuffer())));
+  const bytes = await Promise.all([detector, model].map(async (m) => new Uint8Array(await (await fetch(`../faceverify/models/${m.file}`)).arrayBuffer())));
   const loadStart = performance.now();
   const [detectorSession, modelSession] = await Promise.all(bytes.map((b) => ort.InferenceSession.create(b, { executionProviders: ['wasm'] })));
   const loadMs = performance.now() - loadStart;

@@ -102,7 +102,7 @@ function nativeTimings() {
 async function sizes() {
   // As tools/serve.mjs sends them: the brotli files the build made.
   const builds = {};
-  for (const [name, dir] of [['simd128', 'www/pkg'], ['simd128-threads', 'www/pkg-threads']]) {
+  for (const [name, dir] of [['simd128', 'packages/faceverify/pkg'], ['simd128-threads', 'packages/faceverify/pkg-threads']]) {
     const wasm = await readFile(join(root, dir, 'faceverify_bg.wasm'));
     builds[name] = {
       wasm_bytes: wasm.length,

@@ -1,6 +1,6 @@
 //! The wasm-bindgen edge: thin exports over [`crate::Verifier`]. Errors become JS `Error`s
 //! whose `name` is the stable [`crate::ErrorKind::code`]; results are JSON strings that the
-//! ES module `www/faceverify.js` parses and documents.
+//! ES module `packages/faceverify/faceverify.js` parses and documents.
 
 use wasm_bindgen::prelude::*;
 

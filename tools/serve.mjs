@@ -1,5 +1,6 @@
-// Static server for the demo: www/ at /, the converted models at /models/, and the
-// benchmark page at /bench/.
+// Static server for the demo: www/ at /, the npm package (packages/faceverify) at
+// /faceverify/ with the converted models at /faceverify/models/ (where the package keeps
+// them once packed), and the benchmark page at /bench/.
 // Serves .wasm as application/wasm (streaming compilation needs it), brotli-compressed where
 // the build left a .br beside it and the browser accepts br, and sets COOP/COEP so
 // the page is cross-origin isolated (precise timers, and shared memory for the threaded wasm).
@@ -13,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const mounts = [
-  ['/models/', join(root, 'models/build/onnx')],
+  ['/faceverify/models/', join(root, 'models/build/onnx')],
+  ['/faceverify/', join(root, 'packages/faceverify')],
   ['/bench/', join(root, 'bench')],
   ['/', join(root, 'www')],
 ];

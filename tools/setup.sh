@@ -6,8 +6,6 @@ cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
 WASM_PACK_VERSION=0.15.1
-# Debian's binaryen (wasm-opt 108) silently breaks wasm-bindgen output; 116 from crates.io does not.
-WASM_OPT_VERSION=0.116.1
 
 have_version() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
 
@@ -17,26 +15,30 @@ rustup target list --installed | grep -q wasm32-unknown-unknown \
 rustup component list --installed | grep -q '^rust-src' \
   || rustup component add rust-src
 
+# Downloads and unpacking (apt, pip, npm) run beside the cargo installs' compiling.
+(
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  fi
+
+  if [ ! -x .venv/bin/python ] || ! cmp -s models/requirements.txt .venv/requirements.txt; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q -r models/requirements.txt
+    cp models/requirements.txt .venv/requirements.txt
+  fi
+
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+    npm ci --no-audit --no-fund
+    touch node_modules
+  fi
+) &
+others=$!
+
 have_version wasm-pack "$WASM_PACK_VERSION" \
   || cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
 # Without --locked: the CLI's own lockfile pins a crate version the registry lacks.
 have_version wasm-bindgen "$WASM_BINDGEN_VERSION" \
   || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-have_version wasm-opt "version 116" \
-  || cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
-fi
-
-if [ ! -x .venv/bin/python ] || ! cmp -s models/requirements.txt .venv/requirements.txt; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q -r models/requirements.txt
-  cp models/requirements.txt .venv/requirements.txt
-fi
-
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
-  npm ci --no-audit --no-fund
-  touch node_modules
-fi
+wait "$others"

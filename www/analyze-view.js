@@ -4,12 +4,12 @@
 import { drawPhoto } from './draw.js';
 import { acceptPhotos, bitmapOf } from './photo-input.js';
 
-/** @type {import('./faceverify.js').Attribute[]} */
+/** @type {import('faceverify').Attribute[]} */
 const ATTRIBUTES = ['age', 'gender', 'expression'];
 
 /**
  * A short label for a face's estimates: "female 31 · happy".
- * @param {import('./faceverify.js').Face} face
+ * @param {import('faceverify').Face} face
  */
 export function attributeLabel(face) {
   const a = face.attributes ?? {};
@@ -20,7 +20,7 @@ export function attributeLabel(face) {
 
 /**
  * The whole description of a face for people.
- * @param {import('./faceverify.js').Face} face
+ * @param {import('faceverify').Face} face
  * @param {number} i
  */
 function describe(face, i) {

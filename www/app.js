@@ -3,13 +3,13 @@
 // settings. The page stays usable while the models load: actions wait for `app.ready`.
 import { AnalyzeView } from './analyze-view.js';
 import { CameraView } from './camera-view.js';
-import { FaceVerifier } from './faceverify.js';
+import { FaceVerifier } from 'faceverify';
 import { GalleryView } from './gallery-view.js';
 import { VerifyView } from './verify-view.js';
 
 /**
  * What the views share.
- * @typedef {{ready: Promise<FaceVerifier>, options: () => import('./faceverify.js').CompareOptions,
+ * @typedef {{ready: Promise<FaceVerifier>, options: () => import('faceverify').CompareOptions,
  *            verify: VerifyView, analyze: AnalyzeView, camera: CameraView, gallery: GalleryView}} App
  */
 
@@ -53,13 +53,18 @@ navigator.serviceWorker?.register('./sw.js').catch((error) => console.warn('offl
 const saved = savedSettings();
 metric.value = saved.metric ?? 'euclidean';
 threshold.value = saved.threshold ?? '';
+// `?threads=1` (or any count) overrides the default of one thread per core: to compare the
+// builds, or to measure the page's memory (the threaded build's pool workers wait inside wasm
+// and answer no memory measurement).
+const threadsParam = new URLSearchParams(location.search).get('threads');
+const threads = threadsParam ? Number(threadsParam) : undefined;
 
 /** @type {App} */
 const app = /** @type {any} */ ({
-  ready: FaceVerifier.load({ detector: saved.detector || undefined, model: saved.model, onProgress: showProgress }).catch(async (error) => {
+  ready: FaceVerifier.load({ detector: saved.detector || undefined, model: saved.model, threads, onProgress: showProgress }).catch(async (error) => {
     // Settings naming a model this build no longer has: fall back to the defaults.
     if (error.name !== 'UNKNOWN_MODEL') throw error;
-    return FaceVerifier.load({ onProgress: showProgress });
+    return FaceVerifier.load({ threads, onProgress: showProgress });
   }),
   options: () => ({ metric: metric.value, threshold: threshold.value === '' ? undefined : Number(threshold.value) }),
 });
@@ -81,7 +86,7 @@ function showModels(verifier, note = '') {
   model.replaceChildren(...options(models.filter((spec) => spec.kind === 'embedder'), m.id));
   status.dataset.testid = 'ready';
   const used = detectors.map((/** @type {any} */ spec) => spec.id).join(' + ');
-  const backend = /** @type {import('./protocol.js').Backend} */ (verifier.backend);
+  const backend = /** @type {import('faceverify').Backend} */ (verifier.backend);
   const runs = backend.threads > 1 ? `${backend.build}, ${backend.threads} threads` : `${backend.build}, 1 thread`;
   showStatus(`${note}Ready: ${used} detection, ${m.id} recognition (${m.output.size}-d embeddings); wasm ${runs}.`);
   status.dataset.backend = backend.build;

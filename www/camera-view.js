@@ -9,7 +9,7 @@ const EMBED_EVERY = 15;
 /** Below this overlap with the last embedded face's box, the face counts as a new one. */
 const SAME_FACE_IOU = 0.5;
 
-/** @param {import('./faceverify.js').Box} a @param {import('./faceverify.js').Box} b */
+/** @param {import('faceverify').Box} a @param {import('faceverify').Box} b */
 function iou(a, b) {
   const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
   const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
@@ -17,7 +17,7 @@ function iou(a, b) {
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
 
-/** @param {import('./faceverify.js').Face[]} faces */
+/** @param {import('faceverify').Face[]} faces */
 const largest = (faces) => faces.reduce((best, f, i) => (f.box.width * f.box.height > faces[best].box.width * faces[best].box.height ? i : best), 0);
 
 /** What getUserMedia's errors mean to a person. @param {Error} error */
@@ -98,7 +98,7 @@ export class CameraView {
   /**
    * Run a liveness challenge on the camera: prompts, a progress bar per movement and the
    * result; the button cancels it meanwhile. Resolves to the result (null: camera off).
-   * @param {{actions?: import('./faceverify.js').LivenessAction[], timeoutMs?: number}} [options]
+   * @param {{actions?: import('faceverify').LivenessAction[], timeoutMs?: number}} [options]
    */
   async proveLive(options = {}) {
     if (!this.#stream) {
@@ -112,7 +112,7 @@ export class CameraView {
     [button.textContent, outcome.textContent, bar.hidden] = ['Cancel', '', false];
     delete outcome.dataset.passed;
     let step = -1;
-    /** @type {import('./faceverify.js').LivenessResult | null} */ let result = null;
+    /** @type {import('faceverify').LivenessResult | null} */ let result = null;
     try {
       result = await verifier.liveness(this.#video, {
         ...options,
@@ -165,8 +165,8 @@ export class CameraView {
     const verifier = await this.#app.ready;
     const ctx = /** @type {CanvasRenderingContext2D} */ (this.#overlay.getContext('2d'));
     const live = this.#$('live-result');
-    /** @type {import('./faceverify.js').Box | null} */ let embeddedBox = null;
-    /** @type {import('./faceverify.js').Match | null} */ let match = null;
+    /** @type {import('faceverify').Box | null} */ let embeddedBox = null;
+    /** @type {import('faceverify').Match | null} */ let match = null;
     let embedNext = true;
     /** Apparent age, gender, expression of the face last embedded, when asked for. */
     let described = '';
@@ -181,7 +181,7 @@ export class CameraView {
       const bitmap = await createImageBitmap(this.#video).catch(() => null);
       if (!bitmap) continue;
       const [width, height] = [bitmap.width, bitmap.height];
-      /** @type {import('./faceverify.js').Face[]} */ let faces = [];
+      /** @type {import('faceverify').Face[]} */ let faces = [];
       let chosen = -1;
       try {
         if (embedNext) {

@@ -10,7 +10,7 @@ const KEYPOINT = '#ff3b30';
  * `chosen` (the one compared) is drawn thicker, with `label` above it when given; `labels`
  * puts one above each face.
  * @param {CanvasRenderingContext2D} ctx
- * @param {import('./faceverify.js').Face[]} faces
+ * @param {import('faceverify').Face[]} faces
  * @param {{scale?: number, chosen?: number, label?: string, labels?: string[]}} [options]
  */
 export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label, labels = [] } = {}) {
@@ -38,7 +38,7 @@ export function drawFaces(ctx, faces, { scale = 1, chosen = -1, label, labels = 
  * Show `bitmap` (scaled to at most `maxSide`) with its faces on `canvas`.
  * @param {HTMLCanvasElement} canvas
  * @param {ImageBitmap | null} bitmap
- * @param {import('./faceverify.js').Face[]} faces
+ * @param {import('faceverify').Face[]} faces
  * @param {{chosen?: number, label?: string, labels?: string[], maxSide?: number}} [options]
  */
 export function drawPhoto(canvas, bitmap, faces, { maxSide = 640, ...options } = {}) {
@@ -57,7 +57,7 @@ export function drawPhoto(canvas, bitmap, faces, { maxSide = 640, ...options } =
 /**
  * The aligned crop the model saw.
  * @param {HTMLCanvasElement} canvas
- * @param {import('./faceverify.js').Crop | null} crop
+ * @param {import('faceverify').Crop | null} crop
  */
 export function drawCrop(canvas, crop) {
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));

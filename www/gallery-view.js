@@ -98,7 +98,7 @@ export class GalleryView {
   /**
    * Apply a gallery change; on success store and show the new gallery, on failure show why
    * (the worker left the gallery as it was).
-   * @param {() => Promise<import('./faceverify.js').GalleryState>} change
+   * @param {() => Promise<import('faceverify').GalleryState>} change
    * @param {string} done
    */
   async #change(change, done) {
@@ -142,7 +142,7 @@ export class GalleryView {
     }
   }
 
-  /** @param {import('./faceverify.js').GalleryState} state */
+  /** @param {import('faceverify').GalleryState} state */
   #render({ identities }) {
     const list = this.#$('identities');
     list.replaceChildren(

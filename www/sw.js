@@ -7,15 +7,18 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const SHELL_CACHE = 'faceverify-shell';
 const SHELL = [
-  './', 'index.html', 'style.css', 'app.js', 'faceverify.js', 'worker.js', 'protocol.js', 'store.js',
+  './', 'index.html', 'style.css', 'app.js', 'store.js',
   'draw.js', 'photo-input.js', 'verify-view.js', 'analyze-view.js', 'gallery-view.js', 'camera-view.js',
-  'pkg/faceverify.js', 'pkg/faceverify_bg.wasm',
+  // The npm package, as the page imports it.
+  'faceverify/faceverify.js', 'faceverify/worker.js', 'faceverify/worker-threads.js', 'faceverify/engine.js',
+  'faceverify/protocol.js',
+  'faceverify/pkg/faceverify.js', 'faceverify/pkg/faceverify_bg.wasm',
   // The threaded build a cross-origin isolated page runs (its pool's worker script is
   // cached when fetched).
-  'pkg-threads/faceverify.js', 'pkg-threads/faceverify_bg.wasm',
+  'faceverify/pkg-threads/faceverify.js', 'faceverify/pkg-threads/faceverify_bg.wasm',
 ];
 /** Served from elsewhere in the tree, never part of the app. */
-const NOT_OURS = ['models/', 'bench/'];
+const NOT_OURS = ['faceverify/models/', 'bench/'];
 
 sw.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => sw.skipWaiting()));

@@ -3,7 +3,7 @@
 // crops, the verdict and a gauge of the distance against the threshold.
 import { drawCrop, drawGauge, drawPhoto } from './draw.js';
 import { acceptPhotos, bitmapOf } from './photo-input.js';
-import { chosenQuality } from './faceverify.js';
+import { chosenQuality } from 'faceverify';
 
 const NAMES = ['First', 'Second'];
 

@@ -34,7 +34,7 @@ before(async () => {
   await serveFixtures(context);
   page = await openApp(context, server.url);
   await page.evaluate(async () => {
-    const { FaceVerifier } = await import('./faceverify.js');
+    const { FaceVerifier } = await import('faceverify');
     window.fv = await FaceVerifier.load();
   });
 });
@@ -143,7 +143,7 @@ test('model files a server sends by mistake are refused, never cached, and a rel
     for (const [label, body, contentType] of cases) {
       await serverless.route('**/models/dlib-resnet.onnx*', (route) => route.fulfill({ body, contentType }));
       const error = await tab.evaluate(async () => {
-        const { FaceVerifier } = await import('./faceverify.js');
+        const { FaceVerifier } = await import('faceverify');
         return FaceVerifier.load().then(
           (v) => (v.terminate(), 'loaded'),
           (e) => ({ name: e.name, message: e.message }),

@@ -48,7 +48,7 @@ test('the person performing the movements passes, and her live face can be enrol
   assert.match(result.text, /^Live: (turn left|turn right|look up|look down)(, (turn left|turn right|look up|look down)){2} done in \d+\.\d s\.$/);
   // Through the JS API the demo uses: enrolment that requires liveness.
   const enrolled = await page.evaluate(async () => {
-    const { FaceVerifier } = await import('./faceverify.js');
+    const { FaceVerifier } = await import('faceverify');
     const verifier = await FaceVerifier.load();
     const video = document.querySelector('[data-testid="camera-video"]');
     const live = await verifier.liveness(video, { actions: ['turn_left', 'look_up'] });

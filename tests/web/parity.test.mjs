@@ -7,12 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { faces, root } from './helpers.mjs';
-import init, { Gallery, Verifier, attributeModels, modelSet } from '../../www/pkg/faceverify.js';
+import init, { Gallery, Verifier, attributeModels, modelSet } from '../../packages/faceverify/pkg/faceverify.js';
 
 const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify');
 
 test('wasm and native embeddings agree within 1e-4', async () => {
-  await init({ module_or_path: await readFile(join(root, 'www/pkg/faceverify_bg.wasm')) });
+  await init({ module_or_path: await readFile(join(root, 'packages/faceverify/pkg/faceverify_bg.wasm')) });
   const specs = JSON.parse(modelSet());
   const bytes = (m) => readFile(join(root, 'models/build/onnx', m.file));
   const verifier = new Verifier(specs.map((m) => m.id), await Promise.all(specs.map(bytes)));
@@ -32,7 +32,7 @@ test('wasm and native embeddings agree within 1e-4', async () => {
 });
 
 test('wasm gallery search equals a brute-force search', async () => {
-  await init({ module_or_path: await readFile(join(root, 'www/pkg/faceverify_bg.wasm')) });
+  await init({ module_or_path: await readFile(join(root, 'packages/faceverify/pkg/faceverify_bg.wasm')) });
   let seed = 1;
   const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 0.4 - 0.2;
   // 130-d: the kernel's 16-wide steps plus a tail; some rows scaled far up or down.
@@ -58,7 +58,7 @@ test('wasm gallery search equals a brute-force search', async () => {
 });
 
 test('wasm attributes and quality agree with the CLI; attribute ms per face', async () => {
-  await init({ module_or_path: await readFile(join(root, 'www/pkg/faceverify_bg.wasm')) });
+  await init({ module_or_path: await readFile(join(root, 'packages/faceverify/pkg/faceverify_bg.wasm')) });
   const bytes = (m) => readFile(join(root, 'models/build/onnx', m.file));
   const specs = JSON.parse(modelSet());
   const verifier = new Verifier(specs.map((m) => m.id), await Promise.all(specs.map(bytes)));

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { brotliDecompressSync } from 'node:zlib';
 import { launchChromium, openApp, pageErrors, root, startServer } from './helpers.mjs';
 
-const wasm = join(root, 'www/pkg/faceverify_bg.wasm');
+const wasm = join(root, 'packages/faceverify/pkg/faceverify_bg.wasm');
 let server;
 before(async () => {
   server = await startServer();
@@ -28,14 +28,14 @@ function fetchRaw(path, headers) {
 
 test('the wasm goes out brotli-compressed to clients that accept it, identical once decoded', async () => {
   const built = await readFile(wasm);
-  const packed = await fetchRaw('pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip, deflate, br' });
+  const packed = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip, deflate, br' });
   assert.equal(packed.headers['content-encoding'], 'br');
   assert.equal(packed.headers['content-type'], 'application/wasm');
   assert.equal(packed.headers.vary, 'Accept-Encoding');
   assert.equal(Number(packed.headers['content-length']), packed.body.length);
   assert.ok(brotliDecompressSync(packed.body).equals(built), 'the decoded wasm differs from the build');
   console.log(`wasm: ${(built.length / 1e6).toFixed(2)} MB, ${(packed.body.length / 1e6).toFixed(2)} MB over the wire`);
-  const plain = await fetchRaw('pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip' });
+  const plain = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip' });
   assert.equal(plain.headers['content-encoding'], undefined);
   assert.ok(plain.body.equals(built));
 });
@@ -45,7 +45,7 @@ test('a .br older than its file is stale and not sent', async () => {
   const later = new Date(mtime.getTime() + 60_000);
   await utimes(wasm, later, later);
   try {
-    const response = await fetchRaw('pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'br' });
+    const response = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'br' });
     assert.equal(response.headers['content-encoding'], undefined);
     assert.ok(response.body.equals(await readFile(wasm)));
   } finally {

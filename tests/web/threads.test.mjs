@@ -28,7 +28,7 @@ async function servePhotos(target) {
  */
 function analyse(page, options) {
   return page.evaluate(async ({ options, photos }) => {
-    const { FaceVerifier } = await import('./faceverify.js');
+    const { FaceVerifier } = await import('faceverify');
     const v = await FaceVerifier.load(options);
     try {
       const embeddings = [];
@@ -111,7 +111,7 @@ test('a page that is not cross-origin isolated gets the one-thread build and is 
 test('a thread count that is not a whole number from 1 to 1024 is INVALID_INPUT', async () => {
   const page = await openApp(context, server.url);
   const codes = await page.evaluate(async () => {
-    const { FaceVerifier } = await import('./faceverify.js');
+    const { FaceVerifier } = await import('faceverify');
     const out = [];
     for (const threads of [0, 1.5, -2, 2000, '2', NaN]) {
       out.push(await FaceVerifier.load({ threads }).then(() => 'loaded', (e) => e.name));

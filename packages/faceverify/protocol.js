@@ -6,9 +6,11 @@
  * An image: encoded bytes (JPEG, PNG, WebP, GIF, BMP, TIFF), a bitmap, or canvas pixels.
  * @typedef {ArrayBuffer | ImageBitmap | ImageData} Image
  *
- * @typedef {{id: number, type: 'load', baseUrl: string, detector?: string, model?: string, threads?: number}} LoadRequest
- *   threads: the worker's first load picks the build and its pool size (see Backend); later
- *   loads keep them.
+ * @typedef {{id: number, type: 'load', modelsUrl?: string, wasmUrl?: string, detector?: string, model?: string,
+ *            threads?: number}} LoadRequest
+ *   modelsUrl: the models' folder (absolute; default the package's models/); wasmUrl: the
+ *   folder of pkg/ and pkg-threads/ (default the package's). threads and wasmUrl: the first
+ *   load picks the build and its pool size (see Backend); later loads keep them.
  * @typedef {{build: 'simd128' | 'simd128-threads', threads: number, fallback: string | null}} Backend
  *   The wasm build the worker runs and its thread count; fallback: why a wanted threaded
  *   build is not the one running (null when nothing was given up).

@@ -1,14 +1,18 @@
 // @ts-check
-// Runs the wasm core off the main thread: downloads (or finds cached) models, builds one
-// Verifier and the gallery of its recognition model, then answers requests (see
-// protocol.js). The page never blocks on decoding or inference.
+// The wasm core behind the API: downloads (or finds cached) models, builds one Verifier and
+// the gallery of its recognition model, then answers requests (see protocol.js). It runs in
+// a thread of its own, never the page's or Node's main thread: worker.js (or
+// worker-threads.js) in browsers, node-worker.js in Node, each with its own copy of this
+// module's state. Each of those imports its wasm build statically, so that bundlers see it.
 
 /**
- * The wasm core: one of two builds of the same Rust code, chosen at the first load
- * ({@link start}). Both export the same API; the threaded one adds its pool.
+ * The wasm core: one of two builds of the same Rust code, as the thread imported it
+ * ({@link serve}). Both export the same API; the threaded one adds its pool.
  * @type {typeof import('./pkg/faceverify.js')}
  */
 let core;
+/** Whether `core` is the threaded build. */
+let threaded = false;
 
 /** Models are immutable per sha256, so cached copies are used without asking the network. */
 const MODEL_CACHE = 'faceverify-models';
@@ -23,8 +27,13 @@ let verifier = null;
 let loaded = null;
 /** @type {import('./pkg/faceverify.js').Gallery | null} */
 let gallery = null;
-/** Where models are served (from the load request). */
-let baseUrl = '';
+/** Where the models are (from the load request). @type {string | undefined} */
+let modelsUrl;
+/**
+ * Reads a `file:` URL (Node, where fetch cannot); null in browsers.
+ * @type {((url: URL) => Promise<Uint8Array>) | null}
+ */
+let readLocal = null;
 /** Ids of the attribute models the current verifier has loaded. */
 let attributesLoaded = new Set();
 /** @type {import('./pkg/faceverify.js').LivenessChallenge | null} The running liveness challenge. */
@@ -50,6 +59,13 @@ function named(name, message) {
  * @param {(loaded: number, total: number) => void} progress
  */
 async function download(url, progress) {
+  if (readLocal && url.startsWith('file:')) {
+    const bytes = await readLocal(new URL(url)).catch((error) => {
+      throw named('MODEL_INVALID', `cannot read ${url}: ${error.message}`);
+    });
+    progress(bytes.length, bytes.length);
+    return bytes;
+  }
   const response = await fetch(url);
   if (!response.ok || !response.body) throw named('MODEL_INVALID', `cannot fetch ${url}: HTTP ${response.status}`);
   const total = Number(response.headers.get('Content-Length')) || 0;
@@ -94,7 +110,7 @@ async function modelBytes(url, sha256, progress) {
 }
 
 /** The model cache, or undefined without the Cache API (an insecure origin). */
-const modelCache = () => self.caches?.open(MODEL_CACHE).catch(() => undefined);
+const modelCache = () => globalThis.caches?.open(MODEL_CACHE).catch(() => undefined);
 
 /**
  * After a load: store what came from the network and drop older versions of those files;
@@ -121,41 +137,65 @@ async function keep(files, accepted) {
 }
 
 /**
- * Instantiate the fastest build this page can run: with `threads` > 1 (default: every core)
- * on a cross-origin isolated page — shared memory needs it — the threaded build with a
- * pool of that many workers, else the one-thread build. A threaded build that fails to
- * start (a browser without wasm threads) falls back to the other, and says why.
- * @param {number | undefined} threads
- * @returns {Promise<import('./protocol.js').Backend>}
+ * A model file's URL: in `modelsUrl` if the page gave one, else in the package's `models/`
+ * (written so that bundlers find and copy every model: Vite turns it into a glob).
+ * @param {string} file
  */
-async function start(threads) {
-  const wanted = Math.max(1, Math.floor(threads ?? navigator.hardwareConcurrency ?? 1));
-  /** @type {string | null} */
-  let fallback = null;
-  if (wanted > 1 && self.crossOriginIsolated) {
-    try {
-      core = await import('./pkg-threads/faceverify.js');
-      instance = await core.default();
-      // A pool worker whose script fails to load never reports back: give up after 20 s
-      // (it starts in ~0.1 s) rather than never finishing the load.
-      const pool = /** @type {any} */ (core).initThreadPool(wanted);
-      await Promise.race([pool, new Promise((_, reject) => setTimeout(() => reject(new Error('the thread pool did not start in 20 s')), 20_000))]);
-      /** @type {any} */ (core).useThreadPool();
-      return { build: 'simd128-threads', threads: wanted, fallback };
-    } catch (e) {
-      fallback = `threaded build failed: ${/** @type {Error} */ (e).message ?? e}`;
-    }
-  } else if (wanted > 1) {
-    fallback = 'not cross-origin isolated (COOP/COEP headers): no shared memory for threads';
-  }
-  core = await import('./pkg/faceverify.js');
-  instance = await core.default();
-  return { build: 'simd128', threads: 1, fallback };
+const modelUrl = (file) => (modelsUrl ? new URL(file, modelsUrl) : new URL(`./models/${file}`, import.meta.url)).href;
+
+/** This module's URL. */
+const here = import.meta.url;
+
+/** `image instanceof ImageBitmap`, also where there are none (Node). @param {unknown} image */
+const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap;
+
+/**
+ * Instantiate `core` (one build's glue, just imported): its wasm from `wasmUrl`'s `dir/`
+ * if given, else from beside the glue (the glue's own URL, which bundlers see and copy).
+ * @param {string} dir
+ * @param {string | undefined} wasmUrl
+ */
+async function instantiate(dir, wasmUrl) {
+  // In Node the glue's default (fetch) cannot read files: the same file, read here. (Not
+  // `new URL(…, import.meta.url)`, which bundlers would take for an asset to copy.)
+  const url = wasmUrl ? new URL(`${dir}/faceverify_bg.wasm`, wasmUrl) : readLocal ? new URL(`${dir}/faceverify_bg.wasm`, here) : null;
+  if (!url) return core.default();
+  return core.default({ module_or_path: readLocal && url.protocol === 'file:' ? await readLocal(url) : url });
 }
 
-/** @param {import('./protocol.js').LoadRequest} request */
-async function load(request) {
-  started ??= start(request.threads);
+/**
+ * Instantiate the build, and for the threaded one start its pool of `threads` workers. A
+ * pool that cannot start is THREADS_UNAVAILABLE, which faceverify.js answers by loading the
+ * one-thread build in a new worker.
+ * @param {number} threads
+ * @param {string | undefined} wasmUrl
+ * @returns {Promise<import('./protocol.js').Backend>}
+ */
+async function start(threads, wasmUrl) {
+  if (!threaded) {
+    instance = await instantiate('pkg', wasmUrl);
+    return { build: 'simd128', threads: 1, fallback: null };
+  }
+  try {
+    instance = await instantiate('pkg-threads', wasmUrl);
+    // A pool worker whose script fails to load never reports back: give up after 20 s
+    // (it starts in ~0.1 s) rather than never finishing the load.
+    const pool = /** @type {any} */ (core).initThreadPool(threads);
+    await Promise.race([pool, new Promise((_, reject) => setTimeout(() => reject(new Error('the thread pool did not start in 20 s')), 20_000))]);
+    /** @type {any} */ (core).useThreadPool();
+    return { build: 'simd128-threads', threads, fallback: null };
+  } catch (e) {
+    throw named('THREADS_UNAVAILABLE', `threaded build failed: ${/** @type {Error} */ (e).message ?? e}`);
+  }
+}
+
+/**
+ * @param {import('./protocol.js').LoadRequest} request
+ * @param {(message: import('./protocol.js').Reply) => void} post
+ */
+async function load(request, post) {
+  modelsUrl = request.modelsUrl;
+  started ??= start(request.threads ?? 1, request.wasmUrl);
   const backend = await started;
   const manifest = JSON.parse(core.modelManifest());
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
@@ -164,10 +204,10 @@ async function load(request) {
   const sizes = specs.map(() => 0);
   const received = specs.map(() => 0);
   const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
-  const report = () => postMessage({ id: request.id, progress: { loaded: sum(received), total: sum(sizes) } });
+  const report = () => post({ id: request.id, progress: { loaded: sum(received), total: sum(sizes) } });
   const files = await Promise.all(
     specs.map((/** @type {any} */ spec, /** @type {number} */ i) =>
-      modelBytes(new URL(`models/${spec.file}`, request.baseUrl).href, spec.sha256, (done, total) => {
+      modelBytes(modelUrl(spec.file), spec.sha256, (done, total) => {
         received[i] = done;
         sizes[i] = total;
         report();
@@ -186,7 +226,6 @@ async function load(request) {
   await keep(files, true);
   verifier?.free();
   verifier = next;
-  baseUrl = request.baseUrl;
   attributesLoaded = new Set();
   const model = specs.find((/** @type {any} */ s) => s.kind === 'embedder');
   if (loaded?.model.id !== model.id) {
@@ -215,7 +254,7 @@ function onImage(image, fromBytes, fromImage) {
   try {
     return fromImage(image);
   } finally {
-    if (image instanceof ImageBitmap) image.close();
+    if (isBitmap(image)) image.close();
   }
 }
 
@@ -229,7 +268,7 @@ async function ensureAttributes(v, attributes) {
   if (!attributes?.length) return;
   for (const spec of JSON.parse(core.attributeModels(attributes))) {
     if (attributesLoaded.has(spec.id)) continue;
-    const file = await modelBytes(new URL(`models/${spec.file}`, baseUrl).href, spec.sha256, () => {});
+    const file = await modelBytes(modelUrl(spec.file), spec.sha256, () => {});
     try {
       v.loadAttributes(spec.id, file.bytes);
     } catch (error) {
@@ -320,7 +359,7 @@ function livenessOp(v, request) {
     case 'frame': {
       const c = challenge;
       if (!c) {
-        if (request.image instanceof ImageBitmap) request.image.close();
+        if (isBitmap(request.image)) request.image.close();
         throw named('INVALID_INPUT', 'no liveness challenge was started');
       }
       const frame = request.image === null ? { progress: JSON.parse(c.missing(request.time)), faces: [], chosen: -1 } : JSON.parse(onImage(request.image, () => {
@@ -342,9 +381,12 @@ function livenessOp(v, request) {
   }
 }
 
-/** @param {import('./protocol.js').Request} request */
-async function handle(request) {
-  if (request.type === 'load') return load(request);
+/**
+ * @param {import('./protocol.js').Request} request
+ * @param {(message: import('./protocol.js').Reply) => void} post
+ */
+async function handle(request, post) {
+  if (request.type === 'load') return load(request, post);
   // Linear memory only grows (wasm cannot give pages back), so its size is the peak so far.
   if (request.type === 'memory') return { wasm_bytes: instance ? instance.memory.buffer.byteLength : 0 };
   if (!verifier || !gallery || !loaded) throw named('NOT_LOADED', 'models are not loaded yet');
@@ -354,7 +396,7 @@ async function handle(request) {
       const camera = request.camera ?? false;
       const attributes = request.attributes ?? [];
       await ensureAttributes(v, attributes).catch((error) => {
-        if (request.image instanceof ImageBitmap) request.image.close();
+        if (isBitmap(request.image)) request.image.close();
         throw error;
       });
       return onImage(request.image, (b) => v.analyze(b, camera, attributes), (i) => v.analyzeImage(i, camera, attributes));
@@ -374,12 +416,25 @@ async function handle(request) {
   }
 }
 
-self.onmessage = async (/** @type {MessageEvent<import('./protocol.js').Request>} */ event) => {
-  const request = event.data;
-  try {
-    postMessage({ id: request.id, ok: true, value: await handle(request) });
-  } catch (e) {
-    const error = /** @type {Error} */ (e);
-    postMessage({ id: request.id, ok: false, error: { name: error.name ?? 'Error', message: error.message ?? String(e) } });
-  }
-};
+/**
+ * The request handler of a thread that runs the core: every request gets one reply (and a
+ * load its progress messages) through `post`.
+ * @param {(message: import('./protocol.js').Reply) => void} post
+ * @param {{core: any, threaded?: boolean, readFile?: (url: URL) => Promise<Uint8Array>}} platform
+ *   core: the wasm build's glue module (`import * as core`); threaded: it is pkg-threads;
+ *   readFile: how to read `file:` URLs (models and wasm in Node).
+ * @returns {(request: import('./protocol.js').Request) => Promise<void>}
+ */
+export function serve(post, platform) {
+  core = platform.core;
+  threaded = platform.threaded ?? false;
+  readLocal = platform.readFile ?? null;
+  return async (request) => {
+    try {
+      post({ id: request.id, ok: true, value: await handle(request, post) });
+    } catch (e) {
+      const error = /** @type {Error} */ (e);
+      post({ id: request.id, ok: false, error: { name: error.name ?? 'Error', message: error.message ?? String(e) } });
+    }
+  };
+}

@@ -1,8 +1,9 @@
 // @ts-check
-// faceverify's browser API. Everything runs in a Web Worker on wasm; images and
-// embeddings never leave the page.
+// faceverify's API. Everything runs on wasm in a thread of its own (a Web Worker in
+// browsers; node.js, the package's Node entry, uses a worker_threads Worker); images and
+// embeddings never leave the page or the process.
 //
-//   import { FaceVerifier } from './faceverify.js';
+//   import { FaceVerifier } from 'faceverify';
 //   const verifier = await FaceVerifier.load({ onProgress: (loaded, total) => {} });
 //   const result = await verifier.verify(fileA, fileB);   // {verified, distance, threshold, ...}
 //   const embedding = await verifier.embed(file);           // Float32Array(128)
@@ -12,7 +13,8 @@
 // Errors are `Error`s whose `name` is a stable code: NO_FACE, IMAGE_DECODE,
 // IMAGE_TOO_LARGE, MODEL_INVALID, UNKNOWN_MODEL, INFERENCE, INVALID_INPUT, GALLERY_INVALID,
 // LOW_QUALITY (enrolment of a face below the quality bar), NOT_LIVE (an enrolment that
-// requires a passed liveness challenge without one).
+// requires a passed liveness challenge without one), NOT_LOADED, WORKER_FAILED (the core's
+// thread could not start, or stopped).
 
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
@@ -68,13 +70,20 @@
  *            action: LivenessAction | null, prompt: string, progress: number, remaining_ms: number,
  *            result: LivenessResult | null}} LivenessProgress
  * @typedef {{faces: Face[], chosen: number, width: number, height: number}} LivenessFrame
+ * @typedef {{postMessage: (message: any, transfer: Transferable[]) => void,
+ *            onmessage: ((event: {data: any}) => void) | null,
+ *            onerror: ((event: {message?: string}) => void) | null, terminate: () => void}} Port
+ *   The thread the core runs in, as a Worker (or an adapter of Node's) presents it.
+ * @typedef {{modelsUrl?: string | URL, wasmUrl?: string | URL, detector?: string, model?: string,
+ *            threads?: number, onProgress?: (loaded: number, total: number) => void}} LoadOptions
  */
 
 export class FaceVerifier {
-  /** @type {Worker} */ #worker;
+  /** @type {Port} */ #worker;
   /** @type {Map<number, {resolve: Function, reject: Function, progress?: Function}>} */ #pending = new Map();
   #nextId = 1;
-  #baseUrl = '';
+  /** Where models and wasm are, when not in the package (absolute URLs). */
+  #urls = /** @type {{modelsUrl?: string, wasmUrl?: string}} */ ({});
   /**
    * The loaded detectors and recognition model (manifest entries), the detector asked for
    * (null: the default set), and every model the manifest offers.
@@ -89,9 +98,19 @@ export class FaceVerifier {
   /** The recognition model's gallery, kept in the worker (see {@link GalleryClient}). */
   gallery = new GalleryClient((request) => this.#call({ type: 'gallery', ...request }));
 
-  /** @param {Worker} worker */
+  /** Why the thread is gone (it failed to start or crashed): every call fails with it. */
+  #failed = /** @type {Error | null} */ (null);
+
+  /** @param {Port} worker a thread running the core (see {@link FaceVerifier.connect}) */
   constructor(worker) {
     this.#worker = worker;
+    // A worker script that cannot load, or a thread that dies, answers nothing: fail the
+    // calls waiting on it, and every later one, rather than leave them pending forever.
+    worker.onerror = (event) => {
+      this.#failed = Object.assign(new Error(`the core's thread failed: ${event?.message || 'its script did not load, or it stopped'}`), { name: 'WORKER_FAILED' });
+      for (const call of this.#pending.values()) call.reject(this.#failed);
+      this.#pending.clear();
+    };
     worker.onmessage = ({ data }) => {
       const call = this.#pending.get(data.id);
       if (!call) return;
@@ -103,25 +122,89 @@ export class FaceVerifier {
   }
 
   /**
-   * Start the worker and load the models.
-   * @param {{baseUrl?: string | URL, detector?: string, model?: string, threads?: number,
-   *          onProgress?: (loaded: number, total: number) => void}} [options]
-   *   baseUrl: where `models/` is served (default: this module's folder); detector: one
-   *   detector for everything instead of the default set; model: the recognition model
-   *   (manifest ids; default: the manifest's defaults); threads: inference threads, 1 to
-   *   1024 (default: `navigator.hardwareConcurrency`; more than 1 needs a cross-origin
-   *   isolated page, see {@link FaceVerifier.backend}).
+   * Start the core's thread and load the models.
+   * @param {LoadOptions} [options]
+   *   modelsUrl: the folder the model files are served from (default: the package's
+   *   `models/`, which bundlers copy); wasmUrl: the folder holding the package's `pkg/` and
+   *   `pkg-threads/` (default: the package's own); both relative to the page (in Node: to
+   *   the working directory, as paths or `file:` URLs). detector: one detector for everything
+   *   instead of the default set; model: the recognition model (manifest ids; default: the
+   *   manifest's defaults); threads: inference threads, 1 to 1024 (default:
+   *   `navigator.hardwareConcurrency`; more than 1 needs a cross-origin isolated page, see
+   *   {@link FaceVerifier.backend}).
    */
   static async load(options = {}) {
     const { threads } = options;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
       throw Object.assign(new Error(`threads must be an integer from 1 to 1024, got ${threads}`), { name: 'INVALID_INPUT' });
     }
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const verifier = new FaceVerifier(worker);
-    verifier.#baseUrl = new URL(options.baseUrl ?? '.', import.meta.url).href;
-    await verifier.#load(options);
+    const base = this.base();
+    const folder = (/** @type {string | URL | undefined} */ url) => (url === undefined ? undefined : new URL(String(url).replace(/\/?$/, '/'), base).href);
+    const urls = { modelsUrl: folder(options.modelsUrl), wasmUrl: folder(options.wasmUrl) };
+    const wanted = threads ?? Math.max(1, Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1));
+    /** @type {string | null} */ let fallback = null;
+    if (wanted > 1) {
+      fallback = this.threadsUnavailable();
+      if (!fallback) {
+        try {
+          return await FaceVerifier.#start.call(this, true, urls, { ...options, threads: wanted });
+        } catch (error) {
+          // A browser without wasm threads: the one-thread build in a new worker, saying why.
+          if (/** @type {Error} */ (error).name !== 'THREADS_UNAVAILABLE') throw error;
+          fallback = /** @type {Error} */ (error).message;
+        }
+      }
+    }
+    // (Called on `this`, a subclass in Node: private statics live on this class alone.)
+    const verifier = await FaceVerifier.#start.call(this, false, urls, { ...options, threads: 1 });
+    verifier.backend = { .../** @type {import('./protocol.js').Backend} */ (verifier.backend), fallback };
     return verifier;
+  }
+
+  /**
+   * @template {typeof FaceVerifier} T
+   * @this {T}
+   * @param {boolean} threaded
+   * @param {{modelsUrl?: string, wasmUrl?: string}} urls
+   * @param {LoadOptions} options
+   * @returns {Promise<InstanceType<T>>}
+   */
+  static async #start(threaded, urls, options) {
+    const verifier = /** @type {InstanceType<T>} */ (new this(await this.connect(threaded)));
+    verifier.#urls = urls;
+    try {
+      await verifier.#load(options);
+    } catch (error) {
+      verifier.terminate();
+      throw error;
+    }
+    return verifier;
+  }
+
+  /**
+   * The thread the core runs in: a module Web Worker with the threaded build or the
+   * one-thread one (Node's entry, node.js, overrides this). Each is named in full so that
+   * bundlers find both.
+   * @param {boolean} [threaded]
+   * @returns {Promise<Port>}
+   */
+  static async connect(threaded = false) {
+    return threaded
+      ? new Worker(new URL('./worker-threads.js', import.meta.url), { type: 'module' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  }
+
+  /**
+   * Why this environment cannot run the threaded build, or null if it may (it is tried).
+   * @returns {string | null}
+   */
+  static threadsUnavailable() {
+    return globalThis.crossOriginIsolated ? null : 'not cross-origin isolated (COOP/COEP headers): no shared memory for threads';
+  }
+
+  /** What relative `modelsUrl` / `wasmUrl` are resolved against: the page. @returns {string} */
+  static base() {
+    return globalThis.location?.href ?? import.meta.url;
   }
 
   /**
@@ -138,7 +221,7 @@ export class FaceVerifier {
    * @param {{detector?: string, model?: string, threads?: number, onProgress?: (loaded: number, total: number) => void}} options
    */
   async #load({ detector, model, threads, onProgress }) {
-    const { backend, ...models } = await this.#call({ type: 'load', baseUrl: this.#baseUrl, detector, model, threads }, [], onProgress);
+    const { backend, ...models } = await this.#call({ type: 'load', ...this.#urls, detector, model, threads }, [], onProgress);
     this.backend = backend;
     this.models = models;
     return this.models;
@@ -151,6 +234,7 @@ export class FaceVerifier {
    * @returns {Promise<any>}
    */
   #call(request, transfer = [], progress) {
+    if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, progress });
@@ -171,7 +255,12 @@ export class FaceVerifier {
     }
     // Cloned on posting: the caller's ImageData stays usable.
     if (typeof ImageData !== 'undefined' && image instanceof ImageData) return [image, []];
-    const bytes = image instanceof Blob ? await image.arrayBuffer() : image instanceof Uint8Array ? image.slice().buffer : image.slice(0);
+    /** @type {ArrayBuffer} */ let bytes;
+    if (typeof Blob !== 'undefined' && image instanceof Blob) bytes = await image.arrayBuffer();
+    // Uint8Array's own slice copies (a Node Buffer's slice is a view of a shared pool).
+    else if (image instanceof Uint8Array) bytes = Uint8Array.prototype.slice.call(image).buffer;
+    else if (image instanceof ArrayBuffer) bytes = image.slice(0);
+    else throw Object.assign(new Error('an image is a Blob, ArrayBuffer, Uint8Array, ImageData or ImageBitmap'), { name: 'INVALID_INPUT' });
     return [bytes, [bytes]];
   }
 
@@ -273,9 +362,10 @@ export class FaceVerifier {
     return this.#call({ type: 'memory' });
   }
 
-  /** Stop the worker; pending calls never settle. */
+  /** Stop the core's thread: pending and later calls fail with WORKER_FAILED. */
   terminate() {
     this.#worker.terminate();
+    this.#worker.onerror?.({ message: 'terminate() was called' });
   }
 }
 
