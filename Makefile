@@ -11,7 +11,7 @@ CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup models models-update wasm cli package fixtures demo test test-python test-rust test-web bench eval reference calibrate quality-curve openface-check fuzz clean
+.PHONY: setup models models-update wasm cli package fixtures demo test test-python test-rust test-web bench bench-db eval reference calibrate quality-curve openface-check fuzz clean
 
 setup:
 	tools/setup.sh
@@ -136,6 +136,13 @@ test-web: models wasm cli fixtures package
 # Figures, not pass/fail: writes bench/results.json and bench/results.md.
 bench: models wasm
 	node bench/run.mjs
+
+# The PostgreSQL store at scale (benches/db.rs): enrolment faces/s, then HNSW build, recall
+# and latency at 100 k and 1 M synthetic faces beside the exact searches; writes bench/db.json.
+# About 20 minutes on 2 cores; DB_SIZES picks other sizes.
+DB_SIZES ?= 100000 1000000
+bench-db: models cli
+	+FACEVERIFY_CLI=$(CLI) FACEVERIFY_DB_JSON=bench/db.json cargo bench --bench db -- $(DB_SIZES)
 
 # The accuracy tables of docs/accuracy.md: every recognition model × alignment × metric on
 # each pair list.

@@ -11,14 +11,7 @@ use faceverify::pipeline::compare::Metric;
 use faceverify::pipeline::decode::decode;
 use faceverify::{Analysis, ErrorKind, Source};
 
-use crate::{faces_dir, root, verifier};
-
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e} (run `make fixtures`)", path.display()));
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect()).collect()
-}
+use crate::{faces_dir, read_csv, root, shared_faces, verifier};
 
 fn analyze_path(path: &Path, source: Source) -> faceverify::Result<Analysis> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -35,10 +28,6 @@ fn embedding(path: &Path) -> Option<Vec<f32>> {
     let result = analyze_path(path, Source::Photo).ok().map(|a| a.embedding);
     cache.lock().unwrap().insert(path.to_path_buf(), result.clone());
     result
-}
-
-fn shared_faces() -> PathBuf {
-    faces_dir().join("..")
 }
 
 #[test]

@@ -4,13 +4,18 @@
 
 mod accuracy;
 mod attributes;
+mod db;
 mod liveness;
 mod openface;
 mod quality;
 mod robustness;
 mod verify;
 
-use std::path::PathBuf;
+#[allow(dead_code)] // also the database benchmark's, which uses more of it
+mod pg;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use faceverify::pipeline::compare::Metric;
@@ -26,6 +31,19 @@ pub fn faces_dir() -> PathBuf {
     std::env::var_os("FACEVERIFY_FACES")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared/faces/deepface"))
+}
+
+/// The folder `tests/data/identities.csv` names its files from.
+pub fn shared_faces() -> PathBuf {
+    faces_dir().join("..")
+}
+
+/// A CSV made by the project (no quoted commas), `#` lines skipped: one map per row.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e} (run `make fixtures`)", path.display()));
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect()).collect()
 }
 
 pub fn model_bytes(kind: ModelKind) -> (String, Vec<u8>) {

@@ -184,6 +184,16 @@ impl Gallery {
         self.names.iter().zip(counts).map(|(name, count)| IdentitySummary { name: name.clone(), count }).collect()
     }
 
+    /// Every embedding with its identity's name, in enrolment order.
+    pub fn embeddings(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        self.rows.chunks_exact(self.embedding_size.max(1)).zip(&self.owners).map(|(row, &owner)| (self.names[owner].as_str(), row))
+    }
+
+    /// The recognition model the gallery belongs to, and its embedding size.
+    pub fn model(&self) -> (&str, usize) {
+        (&self.model, self.embedding_size)
+    }
+
     /// How many embeddings the gallery holds.
     pub fn len(&self) -> usize {
         self.owners.len()

@@ -20,8 +20,11 @@ use serde_json::json;
 /// `println!` for results: when stdout is closed early (`faceverify embed … | head`), the
 /// program ends quietly with success, as Unix tools do, instead of panicking.
 macro_rules! out {
-    ($($arg:tt)*) => { emit(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*)) };
 }
+
+mod db;
+mod store;
 
 fn emit(line: std::fmt::Arguments) {
     use std::io::Write;
@@ -117,6 +120,12 @@ enum Command {
         roc: Option<PathBuf>,
         #[command(flatten)]
         models: ModelArgs,
+    },
+    /// Galleries of any size in PostgreSQL with pgvector: init, enrol, find, import, export,
+    /// index (docs/database.md).
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
     },
     /// Choose the model's operating point and confidence calibration from labelled pairs
     /// and write them into the manifest: the threshold with the best balanced accuracy over
@@ -225,7 +234,25 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+/// Why a command failed: the library's error, with its code, or the database's (`DATABASE`).
+enum Failure {
+    Core(Error),
+    Database(store::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Core(e)
+    }
+}
+
+impl From<store::Error> for Failure {
+    fn from(e: store::Error) -> Failure {
+        Failure::Database(e)
+    }
+}
+
+fn run(cli: Cli) -> std::result::Result<ExitCode, Failure> {
     match cli.command {
         Command::Verify { a, b, decision, models } => {
             let metric: Metric = decision.metric.parse()?;
@@ -274,7 +301,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let probe_embedding = analyze(&verifier, &probe)?.embedding;
             let found = gallery.find(&probe_embedding, metric, threshold)?;
             let Some(best) = found.first() else {
-                return Err(Error::new(ErrorKind::InvalidInput, "no photos enrolled"));
+                return Err(Error::new(ErrorKind::InvalidInput, "no photos enrolled").into());
             };
             if models.json {
                 out!(
@@ -310,11 +337,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         out!("{}", json!({"file": path, "error": e.to_string(), "code": e.kind().code()}));
                         failed = Some(e);
                     }
-                    (Err(e), false) => return Err(e),
+                    (Err(e), false) => return Err(e.into()),
                 }
             }
             match failed {
-                Some(e) if img.len() == 1 => Err(e),
+                Some(e) if img.len() == 1 => Err(e.into()),
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
@@ -356,11 +383,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(path) = distances {
                 pairs.write_distances(&path)?;
             }
-            eval(&pairs, &metrics, roc.as_deref(), models.json)
+            Ok(eval(&pairs, &metrics, roc.as_deref(), models.json)?)
         }
         Command::Calibrate { pairs, root, manifest, models } => {
-            calibrate(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &manifest)
+            Ok(calibrate(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &manifest)?)
         }
+        Command::Db { command } => db::run(command),
     }
 }
 
@@ -571,8 +599,12 @@ fn calibrate(pairs: &LabelledPairs, manifest_path: &Path) -> Result<ExitCode> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
-        Err(err) => {
+        Err(Failure::Core(err)) => {
             eprintln!("faceverify: {err} [{}]", err.kind().code());
+            ExitCode::from(2)
+        }
+        Err(Failure::Database(err)) => {
+            eprintln!("faceverify: {err} [DATABASE]");
             ExitCode::from(2)
         }
     }
