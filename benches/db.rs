@@ -12,7 +12,8 @@
 //! same and different people come out near the real ones (printed beside them).
 //!
 //! usage: cargo bench --bench db -- [FACES …]   (default 100000 1000000; FACEVERIFY_CLI names
-//! the CLI binary for the enrolment figure, FACEVERIFY_DB_JSON a file to write the figures to)
+//! the CLI binary for the enrolment figure, FACEVERIFY_DB_JSON a file to write the figures to,
+//! FACEVERIFY_HNSW="M EF_CONSTRUCTION" other index parameters)
 
 #[allow(dead_code)]
 #[path = "../tests/pg.rs"]
@@ -33,13 +34,15 @@ use rand_distr::{Distribution, Normal, Uniform};
 use serde_json::json;
 
 use pg::PgServer;
-use store::{IndexParams, Store};
+use store::{IndexParams, Search, Store};
 
 /// Faces per synthetic identity, queries per size, identities a query asks for.
 const FACES_PER_IDENTITY: usize = 10;
 const QUERIES: usize = 1000;
 const EXACT_QUERIES: usize = 100;
 const K: usize = 10;
+/// The index's candidate lists tried (pgvector's hnsw.ef_search).
+const CANDIDATES: [usize; 4] = [100, 200, 400, 1000];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -141,6 +144,14 @@ fn enrol_throughput(server: &PgServer, cli: &Path, real: &[(String, String, Vec<
            "threads": std::thread::available_parallelism().map_or(1, |n| n.get())})
 }
 
+/// The index's parameters: pgvector's defaults, or FACEVERIFY_HNSW="M EF_CONSTRUCTION".
+fn index_params() -> IndexParams {
+    match std::env::var("FACEVERIFY_HNSW").ok().as_deref().map(|v| v.split_whitespace().map(|n| n.parse().unwrap()).collect::<Vec<u32>>()) {
+        Some(v) => IndexParams { m: v[0], ef_construction: v[1] },
+        None => IndexParams::default(),
+    }
+}
+
 fn bench_size(server: &PgServer, faces: usize, spread: &Spread, rng: &mut StdRng) -> serde_json::Value {
     let identities = faces / FACES_PER_IDENTITY;
     let centres: Vec<Vec<f32>> = (0..identities).map(|_| draw(rng, &spread.mean, &spread.between)).collect();
@@ -159,7 +170,7 @@ fn bench_size(server: &PgServer, faces: usize, spread: &Spread, rng: &mut StdRng
         .collect();
 
     let url = server.create_database(&format!("synthetic_{faces}"));
-    let mut store = Store::init(store::connect(&url).unwrap(), "dlib-resnet", 128, Metric::Euclidean, IndexParams::default()).unwrap();
+    let mut store = Store::init(store::connect(&url).unwrap(), "dlib-resnet", 128, Metric::Euclidean, index_params()).unwrap();
     // A bulk load: the import builds the index once, after the rows are in.
     let start = Instant::now();
     let import = store.import(&gallery, "synthetic").unwrap();
@@ -187,31 +198,40 @@ fn bench_size(server: &PgServer, faces: usize, spread: &Spread, rng: &mut StdRng
     let mut exact_agrees = 0;
     for (q, truth) in queries.iter().zip(&truth).take(EXACT_QUERIES) {
         let start = Instant::now();
-        let found = store.find(q, K, true, threshold).unwrap();
+        let found = store.find(q, K, Search::Exact, threshold).unwrap();
         exact_ms.push(ms(start));
         exact_agrees += (found.iter().map(|m| &m.name).collect::<Vec<_>>() == truth.iter().collect::<Vec<_>>()) as usize;
     }
 
     for q in queries.iter().take(100) {
-        store.find(q, K, false, threshold).unwrap(); // warm the index into memory
+        store.find(q, K, Search::Index { candidates: store::candidates(K) }, threshold).unwrap(); // the index into memory
     }
-    let (mut index_ms, mut hits1, mut hits10) = (Vec::new(), 0usize, 0usize);
-    for (q, truth) in queries.iter().zip(&truth) {
-        let start = Instant::now();
-        let found = store.find(q, K, false, threshold).unwrap();
-        index_ms.push(ms(start));
-        hits1 += (found.first().map(|m| &m.name) == truth.first()) as usize;
-        let wanted: HashSet<&String> = truth.iter().collect();
-        hits10 += found.iter().filter(|m| wanted.contains(&m.name)).count();
-    }
+    let by_index: Vec<serde_json::Value> = CANDIDATES
+        .iter()
+        .map(|&candidates| {
+            let (mut times, mut hits1, mut hits10) = (Vec::new(), 0usize, 0usize);
+            for (q, truth) in queries.iter().zip(&truth) {
+                let start = Instant::now();
+                let found = store.find(q, K, Search::Index { candidates }, threshold).unwrap();
+                times.push(ms(start));
+                hits1 += (found.first().map(|m| &m.name) == truth.first()) as usize;
+                let wanted: HashSet<&String> = truth.iter().collect();
+                hits10 += found.iter().filter(|m| wanted.contains(&m.name)).count();
+            }
+            let (p50, p99) = (percentile(&mut times, 0.5), percentile(&mut times, 0.99));
+            eprintln!("  {candidates} candidates: recall@1 {:.4}, recall@10 {:.4}, p50 {p50:.2} ms, p99 {p99:.2} ms",
+                      hits1 as f64 / QUERIES as f64, hits10 as f64 / (QUERIES * K) as f64);
+            json!({"candidates": candidates, "default": candidates == store::candidates(K),
+                   "recall_at_1": hits1 as f64 / QUERIES as f64, "recall_at_10": hits10 as f64 / (QUERIES * K) as f64,
+                   "ms": {"p50": p50, "p99": p99}})
+        })
+        .collect();
     json!({
         "faces": faces, "identities": identities, "queries": QUERIES, "k": K,
         "import_seconds": import_s - index.seconds, "import_faces_per_second": faces as f64 / (import_s - index.seconds),
-        "hnsw": {"m": IndexParams::default().m, "ef_construction": IndexParams::default().ef_construction, "ef_search": store::candidates(K),
+        "hnsw": {"m": index_params().m, "ef_construction": index_params().ef_construction,
                  "build_seconds": index.seconds, "index_bytes": index.bytes, "table_bytes": table_bytes},
-        "recall_at_1": hits1 as f64 / QUERIES as f64,
-        "recall_at_10": hits10 as f64 / (QUERIES * K) as f64,
-        "index_ms": {"p50": percentile(&mut index_ms, 0.5), "p99": percentile(&mut index_ms, 0.99)},
+        "index": by_index,
         "exact_ms": {"p50": percentile(&mut exact_ms, 0.5), "p99": percentile(&mut exact_ms, 0.99), "queries": EXACT_QUERIES,
                      "same_top_k_as_gallery": exact_agrees},
         "gallery_ms": {"p50": percentile(&mut gallery_ms, 0.5), "p99": percentile(&mut gallery_ms, 0.99)},

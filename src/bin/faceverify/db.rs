@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::store::{self, IndexParams, NewFace, Store};
+use crate::store::{self, IndexParams, NewFace, Search, Store};
 use crate::{Failure, ModelArgs};
 
 #[derive(Subcommand)]
@@ -55,6 +55,10 @@ pub enum DbCommand {
         /// Compare with every face (a sequential scan) instead of searching the index.
         #[arg(long)]
         exact: bool,
+        /// Nearest faces the index reads to rank the identities (1–1000): more is slower and
+        /// misses less [default: 40 per identity asked for, at least 400].
+        #[arg(long, conflicts_with = "exact", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        candidates: Option<u16>,
         /// Accept at or below this distance instead of the model's threshold.
         #[arg(long)]
         threshold: Option<f32>,
@@ -138,12 +142,16 @@ pub fn run(command: DbCommand) -> Result<ExitCode, Failure> {
             let (verifier, mut store) = db.open()?;
             enrol(&verifier, &mut store, &dir, min_quality, db.models.json)
         }
-        DbCommand::Find { db, photo, k, exact, threshold } => {
+        DbCommand::Find { db, photo, k, exact, candidates, threshold } => {
             let (verifier, mut store) = db.open()?;
             let metric = store.metric();
             let threshold = verifier.threshold(metric, threshold)?;
             let probe = crate::analyze(&verifier, &photo)?.embedding;
-            let matches = store.find(&probe, k as usize, exact, threshold)?;
+            let search = match (exact, candidates) {
+                (true, _) => Search::Exact,
+                (false, n) => Search::Index { candidates: n.map_or_else(|| store::candidates(k as usize), usize::from) },
+            };
+            let matches = store.find(&probe, k as usize, search, threshold)?;
             if db.models.json {
                 out!("{}", json!({"matches": matches, "threshold": threshold, "metric": metric, "model": verifier.embedder_spec().id, "exact": exact}));
             } else {
