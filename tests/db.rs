@@ -53,6 +53,9 @@ fn folder_tree(dir: &Path) -> (usize, Vec<(String, PathBuf)>) {
     std::os::unix::fs::symlink(&stranger, quoted.join("photo.jpg")).unwrap();
     std::fs::write(dir.join("Katy Perry/broken.jpg"), b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
     std::fs::write(dir.join("loose.jpg"), b"a file outside every person's folder").unwrap();
+    // A folder no identity may be named after: refused, the run goes on.
+    std::fs::create_dir_all(dir.join("   ")).unwrap();
+    std::os::unix::fs::symlink(&stranger, dir.join("   ").join("photo.jpg")).unwrap();
     std::fs::write(dir.join("Katy Perry/.DS_Store"), b"hidden: not a photo, not reported").unwrap();
     (enrolled + 1 - BELOW_THE_BAR.len(), probes)
 }
@@ -106,7 +109,8 @@ fn enrol_find_export_import_round_trip() {
     for file in BELOW_THE_BAR {
         assert_eq!(failed.get(file).map(String::as_str), Some("LOW_QUALITY"), "{failed:?}");
     }
-    assert_eq!(failed.len(), 2 + BELOW_THE_BAR.len(), "only those fail: {failed:?}");
+    assert_eq!(failed.get("   /photo.jpg").map(String::as_str), Some("INVALID_INPUT"), "{failed:?}");
+    assert_eq!(failed.len(), 3 + BELOW_THE_BAR.len(), "only those fail: {failed:?}");
     assert_eq!(report["enrolled"].as_u64(), Some(expected as u64));
     assert_eq!(report["already_enrolled"].as_u64(), Some(0));
     let people = probes.len() as i64 + 1;
@@ -125,10 +129,21 @@ fn enrol_find_export_import_round_trip() {
         assert!(next > nearest && nearest > 0.0, "{approximate}");
     }
 
+    // A rebuild keeps the parameters it is not given.
+    let rebuilt = json(&cli(&url, &["index", "--json", "--m", "24"]));
+    assert_eq!((rebuilt["m"].as_u64(), rebuilt["ef_construction"].as_u64()), (Some(24), Some(64)));
+    let rebuilt = json(&cli(&url, &["index", "--json"]));
+    assert_eq!((rebuilt["m"].as_u64(), rebuilt["ef_construction"].as_u64()), (Some(24), Some(64)));
+
     // Export, then import into an empty database: the same faces, the same answers.
     let exported = work.join("gallery.json");
     let export = json(&cli(&url, &["export", "--json", exported.to_str().unwrap()]));
     assert_eq!(export["faces"].as_u64(), Some(expected as u64));
+    // Through a link, the file it points to is written and the link stays.
+    let link = work.join("link.json");
+    std::os::unix::fs::symlink(&exported, &link).unwrap();
+    json(&cli(&url, &["export", "--json", link.to_str().unwrap()]));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     let gallery = Gallery::from_json(&std::fs::read_to_string(&exported).unwrap(), "dlib-resnet", 128).unwrap();
     assert_eq!(gallery.len(), expected);
     let copy = server.create_database("copy");

@@ -439,7 +439,9 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     i32x4_extract_lane::<0>(acc) + i32x4_extract_lane::<1>(acc) + i32x4_extract_lane::<2>(acc) + i32x4_extract_lane::<3>(acc) + tail
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Refuse a name no gallery may hold (`GALLERY_INVALID`): blank, or longer than
+/// [`MAX_NAME_CHARS`] characters.
+pub fn check_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(invalid("an identity name is empty"));
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use faceverify::pipeline::decode::decode_owned;
-use faceverify::pipeline::gallery::Gallery;
+use faceverify::pipeline::gallery::{check_name, Gallery};
 use faceverify::pipeline::quality::ENROL_BAR;
 use faceverify::{Error, ErrorKind, Source, Verifier};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -96,17 +96,18 @@ pub struct DbArgs {
 
 #[derive(Args)]
 pub struct IndexArgs {
-    /// HNSW links per node (2–100).
-    #[arg(long, default_value_t = IndexParams::default().m)]
-    m: u32,
-    /// HNSW candidate list while building (2·m–1000).
-    #[arg(long, default_value_t = IndexParams::default().ef_construction)]
-    ef_construction: u32,
+    /// HNSW links per node (2–100) [default: the index's own, else 16].
+    #[arg(long)]
+    m: Option<u32>,
+    /// HNSW candidate list while building (2·m–1000) [default: the index's own, else 64].
+    #[arg(long)]
+    ef_construction: Option<u32>,
 }
 
 impl IndexArgs {
-    fn params(&self) -> IndexParams {
-        IndexParams { m: self.m, ef_construction: self.ef_construction }
+    /// The parameters asked for, the others from `current`.
+    fn params(&self, current: IndexParams) -> IndexParams {
+        IndexParams { m: self.m.unwrap_or(current.m), ef_construction: self.ef_construction.unwrap_or(current.ef_construction) }
     }
 }
 
@@ -129,7 +130,7 @@ pub fn run(command: DbCommand) -> Result<ExitCode, Failure> {
     match command {
         DbCommand::Init { db, metric, index } => {
             let (model, size) = embedder(&db.models.load()?);
-            let mut store = Store::init(store::connect(&db.url)?, &model, size, metric.parse()?, index.params())?;
+            let mut store = Store::init(store::connect(&db.url)?, &model, size, metric.parse()?, index.params(IndexParams::default()))?;
             let (identities, faces) = store.counts()?;
             if db.models.json {
                 out!("{}", json!({"model": model, "embedding_size": size, "metric": store.metric(), "identities": identities, "faces": faces}));
@@ -201,10 +202,18 @@ pub fn run(command: DbCommand) -> Result<ExitCode, Failure> {
             let (_, mut store) = db.open()?;
             let gallery = store.export()?;
             let bad = |e: std::io::Error| Error::new(ErrorKind::InvalidInput, format!("cannot write \"{}\": {e}", file.display()));
-            // Written beside the target and renamed: an interrupted export leaves no half file.
-            let partial = file.with_extension("partial");
-            std::fs::write(&partial, gallery.to_json()).map_err(bad)?;
-            std::fs::rename(&partial, &file).map_err(bad)?;
+            // A new or regular file is written beside the target and renamed (an interrupted
+            // export leaves no half file), through a link to where it points; anything else (a
+            // pipe, /dev/stdout) is written as it is.
+            let target = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            match std::fs::metadata(&target) {
+                Ok(meta) if !meta.is_file() => std::fs::write(&target, gallery.to_json()).map_err(bad)?,
+                _ => {
+                    let partial = target.with_extension("partial");
+                    std::fs::write(&partial, gallery.to_json()).map_err(bad)?;
+                    std::fs::rename(&partial, &target).map_err(bad)?;
+                }
+            }
             if db.models.json {
                 out!("{}", json!({"identities": gallery.identities().len(), "faces": gallery.len()}));
             } else {
@@ -214,11 +223,12 @@ pub fn run(command: DbCommand) -> Result<ExitCode, Failure> {
         }
         DbCommand::Index { db, index } => {
             let (_, mut store) = db.open()?;
-            let report = store.build_index(index.params())?;
+            let params = index.params(store.index_params());
+            let report = store.build_index(params)?;
             if db.models.json {
-                out!("{}", json!({"seconds": report.seconds, "bytes": report.bytes, "m": index.m, "ef_construction": index.ef_construction}));
+                out!("{}", json!({"seconds": report.seconds, "bytes": report.bytes, "m": params.m, "ef_construction": params.ef_construction}));
             } else {
-                out!("HNSW index (m = {}, ef_construction = {}) built in {:.1} s, {:.1} MB", index.m, index.ef_construction, report.seconds, report.bytes as f64 / 1e6);
+                out!("HNSW index (m = {}, ef_construction = {}) built in {:.1} s, {:.1} MB", params.m, params.ef_construction, report.seconds, report.bytes as f64 / 1e6);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -267,7 +277,14 @@ fn photos_in(dir: &Path) -> Result<(Vec<Photo>, Refused), Failure> {
         let shown = relative.display().to_string();
         let mut parts = relative.components();
         match (parts.next(), parts.next()) {
-            (Some(person), Some(_)) => photos.push(Photo { person: person.as_os_str().to_string_lossy().into_owned(), path: entry.into_path(), shown }),
+            (Some(person), Some(_)) => {
+                let person = person.as_os_str().to_string_lossy().into_owned();
+                // Refused per file, so one badly named folder does not stop the run.
+                match check_name(&person) {
+                    Ok(()) => photos.push(Photo { person, path: entry.into_path(), shown }),
+                    Err(e) => misplaced.push((shown, Error::new(ErrorKind::InvalidInput, format!("the folder's name: {e}")))),
+                }
+            }
             _ => misplaced.push((shown, Error::new(ErrorKind::InvalidInput, "not in a person's folder (DIR/<person>/<photo>)"))),
         }
     }
@@ -312,6 +329,9 @@ const BATCH: usize = 32;
 const BATCH_TIME: Duration = Duration::from_secs(2);
 
 fn enrol(verifier: &Verifier, store: &mut Store, dir: &Path, min_quality: f32, as_json: bool) -> Result<ExitCode, Failure> {
+    if !(0.0..=1.0).contains(&min_quality) {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("--min-quality must be within 0–1, not {min_quality}")).into());
+    }
     let start = Instant::now();
     let (photos, misplaced) = photos_in(dir)?;
     let enrolled = store.enrolled_files()?;

@@ -235,6 +235,11 @@ impl Store {
         })
     }
 
+    /// The HNSW parameters, as recorded.
+    pub fn index_params(&self) -> IndexParams {
+        self.params
+    }
+
     /// The metric the index was built for.
     pub fn metric(&self) -> Metric {
         self.metric
