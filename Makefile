@@ -6,6 +6,7 @@ PORT ?= 8080
 PYTHON := .venv/bin/python
 PACKAGE := packages/faceverify
 WASM := $(PACKAGE)/pkg/faceverify_bg.wasm
+WASM_RELAXED := $(PACKAGE)/pkg/faceverify_relaxed_bg.wasm
 WASM_THREADS := $(PACKAGE)/pkg-threads/faceverify_bg.wasm
 CLI := target/release/faceverify
 MODELS_STAMP := models/build/onnx/.built
@@ -30,23 +31,41 @@ models-update: setup
 
 RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
 
-# Two wasm builds, the same core, into the npm package: pkg/ (simd128, one thread) for every
-# page, and pkg-threads/ (simd128 + atomics, tract's GEMMs on a pool of Web Workers) that the worker
-# picks on cross-origin isolated pages. simd128 is in every browser since 2021 and doubles
-# tract's speed. (Relaxed SIMD on top, fused multiply-add in tract's GEMM kernels, made the
-# embed 4 % slower in Chromium on this x86 host: docs/performance.md.) wasm-pack runs with
-# --mode no-install so that it never downloads tools. No wasm-opt: it saved 6 % over the wire
-# and no time per frame, for 15 minutes of building binaryen and running it on a new machine
-# (docs/performance.md). The server sends the wasm pre-compressed (tools/brotli.mjs).
-# strip: no name section (1.6 MB in the one-thread build, 12.8 MB in the threaded one, whose
-# std is built here), so panics read wasm-function[n] rather than names.
+# Three wasm builds of the same core into the npm package, picked by the inference worker:
+# - pkg/faceverify_bg.wasm: simd128, one thread, for every browser (simd128 is in all since 2021
+#   and doubles tract's speed);
+# - pkg/faceverify_relaxed_bg.wasm: simd128 + relaxed SIMD (fused multiply-add in src/gemm.rs's
+#   6×8 GEMM tile: embed 1.44× faster in Chromium, docs/performance.md), one thread, for
+#   browsers that validate relaxed SIMD (Chrome/Edge ≥ 114, Firefox ≥ 146; not Safari). Its
+#   wasm-bindgen glue is byte for byte pkg/'s, so only the wasm is kept;
+# - pkg-threads/: relaxed SIMD + atomics, tract's GEMMs on a pool of Web Workers, for cross-origin
+#   isolated pages in those browsers.
+# -pre-RA-sched=source: LLVM keeps the kernels' instruction order, which holds 15 vectors live
+# (src/gemm.rs); its default scheduler, seeing no register limit in wasm, hoists loads until V8
+# spills. wasm-pack runs with --mode no-install so that it never downloads tools. No wasm-opt: it
+# saved 6 % over the wire and no time per frame, for 15 minutes of building binaryen and running
+# it on a new machine (docs/performance.md). The server sends the wasm pre-compressed
+# (tools/brotli.mjs). strip: no name section (1.6 MB in the one-thread build, 12.8 MB in the
+# threaded one, whose std is built here), so panics read wasm-function[n] rather than names.
 WASM_PACK := CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=true \
 	wasm-pack build --mode no-install --target web --release --out-name faceverify --no-pack
+SCHED := -C llvm-args=-pre-RA-sched=source
 # Each wasm build has a target dir of its own: cargo locks a target dir for the whole of a
-# build, which would hold the two builds and the native one to one at a time.
+# build, which would hold the wasm builds and the native one to one at a time.
 $(WASM): $(RUST_SOURCES) | setup
-	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- --no-default-features
+	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128 $(SCHED)" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- --no-default-features
 	node tools/brotli.mjs $(WASM)
+
+# Built outside pkg/ (wasm-pack empties its out-dir), then its wasm copied beside pkg/'s glue.
+RELAXED_OUT := target/wasm-relaxed/pkg/faceverify_bg.wasm
+$(RELAXED_OUT): $(RUST_SOURCES) | setup
+	+CARGO_TARGET_DIR=target/wasm-relaxed RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd $(SCHED)" \
+		$(WASM_PACK) --out-dir $(CURDIR)/target/wasm-relaxed/pkg -- --no-default-features
+# One glue loads either wasm only while the two builds export the same: checked here.
+$(WASM_RELAXED): $(RELAXED_OUT) $(WASM)
+	cmp target/wasm-relaxed/pkg/faceverify.js $(PACKAGE)/pkg/faceverify.js
+	cp $(RELAXED_OUT) $@
+	node tools/brotli.mjs $@
 
 # Shared memory needs atomics in std too: -Z build-std rebuilds it (rust-src, from the set-up),
 # which stable accepts under RUSTC_BOOTSTRAP; build.rs adds the shared-memory link arguments.
@@ -54,12 +73,12 @@ $(WASM): $(RUST_SOURCES) | setup
 # at link time; rustc's default is 1 GiB).
 $(WASM_THREADS): $(RUST_SOURCES) | setup
 	+RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-threads \
-	RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296" \
+	RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296 $(SCHED)" \
 		$(WASM_PACK) --out-dir $(PACKAGE)/pkg-threads -- --no-default-features --features threads \
 		-Z build-std=panic_abort,std
 	node tools/brotli.mjs $(WASM_THREADS)
 
-wasm: $(WASM) $(WASM_THREADS)
+wasm: $(WASM) $(WASM_RELAXED) $(WASM_THREADS)
 
 # The npm package (packages/faceverify): its models and licences added, packed into
 # target/package/faceverify-<version>.tgz (not published from here).

@@ -1,12 +1,14 @@
 // @ts-check
 // Browser timings of the wasm core: detect, embed, the whole pipeline by the camera path and
 // by the photo path, 1:N search, model load and memory growth. The one-thread build runs on
-// the page's main thread; `?threads=N` (N > 1) runs the threaded build in a worker, as the
-// demo does, with a pool of N (its figures: timings only, no memory or search).
+// the page's main thread (`?build=simd128`: the plain wasm, else the relaxed-SIMD one);
+// `?threads=N` (N > 1) runs the threaded build in a worker, as the demo does, with a pool of N
+// (its figures: timings only, no memory or search).
 import { frames, inWorker, medianMs, report } from './timing.js';
 
 const params = new URLSearchParams(location.search);
 const threads = Number(params.get('threads') ?? 1);
+const build = threads > 1 ? 'relaxed-simd-threads' : params.get('build') ?? 'relaxed-simd';
 const verifies = Number(params.get('verifies') ?? 1000);
 const searchSizes = (params.get('search') ?? '1000,10000,100000,1000000').split(',').filter(Boolean).map(Number);
 
@@ -78,7 +80,8 @@ async function searchTimings(/** @type {typeof import('../faceverify/pkg/facever
 
 async function main() {
   const core = threads > 1 ? await import('../faceverify/pkg-threads/faceverify.js') : await import('../faceverify/pkg/faceverify.js');
-  const { memory } = await core.default();
+  const wasm = build === 'relaxed-simd' ? 'faceverify_relaxed_bg.wasm' : 'faceverify_bg.wasm';
+  const { memory } = await core.default({ module_or_path: new URL(`../faceverify/${threads > 1 ? 'pkg-threads' : 'pkg'}/${wasm}`, import.meta.url) });
   if (threads > 1) {
     await /** @type {any} */ (core).initThreadPool(threads);
     /** @type {any} */ (core).useThreadPool();
@@ -105,7 +108,7 @@ async function main() {
   const photoPipelineMs = await medianMs(() => verifier.analyzeImage(frame, false));
   const timings = {
     threads, load_ms: loadMs, detect_ms: detectMs, photo_detect_ms: photoDetectMs, embed_ms: embedMs, pipeline_ms: pipelineMs,
-    photo_pipeline_ms: photoPipelineMs,
+    photo_pipeline_ms: photoPipelineMs, build, gemm: core.gemmKernel(),
   };
   if (threads > 1) {
     verifier.free();

@@ -37,6 +37,8 @@ mod verifier;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod gemm;
 
 pub use error::{Error, ErrorKind, Result};
 pub use verifier::{Analysis, Source, Verification, Verifier, Warning, MIN_FACE_PX};

@@ -43,6 +43,18 @@ pub fn attribute_models(attributes: Vec<String>) -> Result<String, JsValue> {
     to_json(&Registry::builtin().attribute_models(&attributes).map_err(js_error)?)
 }
 
+/// The f32 GEMM micro-kernel tract's dispatch picks in this build for a convolution-shaped
+/// product (64 × 576 × 1024, dlib ResNet's 64-channel 3×3 layers): `faceverify_wasm_f32_6x8`
+/// (src/gemm.rs) when this crate's tier is linked in, tract's own (`wasm_f32_8x8`) otherwise.
+/// The JS API reports it as `backend.gemm`.
+#[wasm_bindgen(js_name = gemmKernel)]
+pub fn gemm_kernel() -> String {
+    use tract_linalg::mmm::Query;
+    use tract_onnx::prelude::DatumType;
+    let query = Query::plain(DatumType::F32, Some(64), Some(576), Some(1024));
+    tract_linalg::MmmDispatch::native().pick(&query).map(|(mmm, _, _)| mmm.name().to_string()).unwrap_or_default()
+}
+
 /// `initThreadPool(n)`: a promise of a rayon pool of `n` Web Workers sharing this instance's
 /// memory (wasm-bindgen-rayon). Await it once after `init`, from a worker (the pool blocks
 /// the caller while it works), then call [`use_thread_pool`]. `threads` build only.

@@ -55,16 +55,18 @@ metric.value = saved.metric ?? 'euclidean';
 threshold.value = saved.threshold ?? '';
 // `?threads=1` (or any count) overrides the default of one thread per core: to compare the
 // builds, or to measure the page's memory (the threaded build's pool workers wait inside wasm
-// and answer no memory measurement).
-const threadsParam = new URLSearchParams(location.search).get('threads');
-const threads = threadsParam ? Number(threadsParam) : undefined;
+// and answer no memory measurement). `?simd=simd128` asks for the plain build where relaxed
+// SIMD would run (the one Safari gets).
+const params = new URLSearchParams(location.search);
+const threads = params.get('threads') ? Number(params.get('threads')) : undefined;
+const relaxedSimd = params.get('simd') !== 'simd128';
 
 /** @type {App} */
 const app = /** @type {any} */ ({
-  ready: FaceVerifier.load({ detector: saved.detector || undefined, model: saved.model, threads, onProgress: showProgress }).catch(async (error) => {
+  ready: FaceVerifier.load({ detector: saved.detector || undefined, model: saved.model, threads, relaxedSimd, onProgress: showProgress }).catch(async (error) => {
     // Settings naming a model this build no longer has: fall back to the defaults.
     if (error.name !== 'UNKNOWN_MODEL') throw error;
-    return FaceVerifier.load({ threads, onProgress: showProgress });
+    return FaceVerifier.load({ threads, relaxedSimd, onProgress: showProgress });
   }),
   options: () => ({ metric: metric.value, threshold: threshold.value === '' ? undefined : Number(threshold.value) }),
 });

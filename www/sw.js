@@ -11,8 +11,9 @@ const SHELL = [
   'draw.js', 'photo-input.js', 'verify-view.js', 'analyze-view.js', 'gallery-view.js', 'camera-view.js',
   // The npm package, as the page imports it.
   'faceverify/faceverify.js', 'faceverify/worker.js', 'faceverify/worker-threads.js', 'faceverify/engine.js',
-  'faceverify/protocol.js',
-  'faceverify/pkg/faceverify.js', 'faceverify/pkg/faceverify_bg.wasm',
+  'faceverify/protocol.js', 'faceverify/features.js',
+  // Both one-thread wasm files: which one runs depends on the browser (relaxed SIMD or not).
+  'faceverify/pkg/faceverify.js', 'faceverify/pkg/faceverify_bg.wasm', 'faceverify/pkg/faceverify_relaxed_bg.wasm',
   // The threaded build a cross-origin isolated page runs (its pool's worker script is
   // cached when fetched).
   'faceverify/pkg-threads/faceverify.js', 'faceverify/pkg-threads/faceverify_bg.wasm',

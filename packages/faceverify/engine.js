@@ -5,6 +5,8 @@
 // worker-threads.js) in browsers, node-worker.js in Node, each with its own copy of this
 // module's state. Each of those imports its wasm build statically, so that bundlers see it.
 
+import { relaxedSimd } from './features.js';
+
 /**
  * The wasm core: one of two builds of the same Rust code, as the thread imported it
  * ({@link serve}). Both export the same API; the threaded one adds its pool.
@@ -143,47 +145,53 @@ async function keep(files, accepted) {
  */
 const modelUrl = (file) => (modelsUrl ? new URL(file, modelsUrl) : new URL(`./models/${file}`, import.meta.url)).href;
 
-/** This module's URL. */
-const here = import.meta.url;
-
 /** `image instanceof ImageBitmap`, also where there are none (Node). @param {unknown} image */
 const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap;
 
 /**
- * Instantiate `core` (one build's glue, just imported): its wasm from `wasmUrl`'s `dir/`
- * if given, else from beside the glue (the glue's own URL, which bundlers see and copy).
- * @param {string} dir
+ * Instantiate `core` (one build's glue, just imported) with the wasm `file` (a path inside the
+ * package): under `wasmUrl` if given, else beside this module (a URL bundlers see and copy).
+ * @param {'pkg/faceverify_bg.wasm' | 'pkg/faceverify_relaxed_bg.wasm' | 'pkg-threads/faceverify_bg.wasm'} file
  * @param {string | undefined} wasmUrl
  */
-async function instantiate(dir, wasmUrl) {
-  // In Node the glue's default (fetch) cannot read files: the same file, read here. (Not
-  // `new URL(…, import.meta.url)`, which bundlers would take for an asset to copy.)
-  const url = wasmUrl ? new URL(`${dir}/faceverify_bg.wasm`, wasmUrl) : readLocal ? new URL(`${dir}/faceverify_bg.wasm`, here) : null;
-  if (!url) return core.default();
+async function instantiate(file, wasmUrl) {
+  const url = wasmUrl ? new URL(file, wasmUrl) : packaged[file];
+  // In Node the glue's default (fetch) cannot read files: the same file, read here.
   return core.default({ module_or_path: readLocal && url.protocol === 'file:' ? await readLocal(url) : url });
 }
 
+/** The package's wasm files, each named in full so that bundlers find and copy it. */
+const packaged = {
+  'pkg/faceverify_bg.wasm': new URL('./pkg/faceverify_bg.wasm', import.meta.url),
+  'pkg/faceverify_relaxed_bg.wasm': new URL('./pkg/faceverify_relaxed_bg.wasm', import.meta.url),
+  'pkg-threads/faceverify_bg.wasm': new URL('./pkg-threads/faceverify_bg.wasm', import.meta.url),
+};
+
 /**
- * Instantiate the build, and for the threaded one start its pool of `threads` workers. A
- * pool that cannot start is THREADS_UNAVAILABLE, which faceverify.js answers by loading the
- * one-thread build in a new worker.
+ * Instantiate the build, and for the threaded one start its pool of `threads` workers. The
+ * one-thread worker takes the relaxed-SIMD wasm where the engine validates it and `relaxed`
+ * is not false. A pool that cannot start is THREADS_UNAVAILABLE, which faceverify.js answers
+ * by loading the one-thread build in a new worker.
  * @param {number} threads
  * @param {string | undefined} wasmUrl
+ * @param {boolean} relaxed
  * @returns {Promise<import('./protocol.js').Backend>}
  */
-async function start(threads, wasmUrl) {
+async function start(threads, wasmUrl, relaxed) {
+  const gemm = () => /** @type {string} */ (core.gemmKernel());
   if (!threaded) {
-    instance = await instantiate('pkg', wasmUrl);
-    return { build: 'simd128', threads: 1, fallback: null };
+    const build = relaxed && relaxedSimd() ? 'relaxed-simd' : 'simd128';
+    instance = await instantiate(build === 'relaxed-simd' ? 'pkg/faceverify_relaxed_bg.wasm' : 'pkg/faceverify_bg.wasm', wasmUrl);
+    return { build, threads: 1, gemm: gemm(), fallback: null };
   }
   try {
-    instance = await instantiate('pkg-threads', wasmUrl);
+    instance = await instantiate('pkg-threads/faceverify_bg.wasm', wasmUrl);
     // A pool worker whose script fails to load never reports back: give up after 20 s
     // (it starts in ~0.1 s) rather than never finishing the load.
     const pool = /** @type {any} */ (core).initThreadPool(threads);
     await Promise.race([pool, new Promise((_, reject) => setTimeout(() => reject(new Error('the thread pool did not start in 20 s')), 20_000))]);
     /** @type {any} */ (core).useThreadPool();
-    return { build: 'simd128-threads', threads, fallback: null };
+    return { build: 'relaxed-simd-threads', threads, gemm: gemm(), fallback: null };
   } catch (e) {
     throw named('THREADS_UNAVAILABLE', `threaded build failed: ${/** @type {Error} */ (e).message ?? e}`);
   }
@@ -195,7 +203,7 @@ async function start(threads, wasmUrl) {
  */
 async function load(request, post) {
   modelsUrl = request.modelsUrl;
-  started ??= start(request.threads ?? 1, request.wasmUrl);
+  started ??= start(request.threads ?? 1, request.wasmUrl, request.relaxedSimd !== false);
   const backend = await started;
   const manifest = JSON.parse(core.modelManifest());
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the

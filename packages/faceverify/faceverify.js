@@ -16,6 +16,8 @@
 // requires a passed liveness challenge without one), NOT_LOADED, WORKER_FAILED (the core's
 // thread could not start, or stopped).
 
+import { relaxedSimd } from './features.js';
+
 /**
  * @typedef {{x: number, y: number, width: number, height: number}} Box
  * @typedef {{name: string, x: number, y: number}} Keypoint
@@ -75,7 +77,7 @@
  *            onerror: ((event: {message?: string}) => void) | null, terminate: () => void}} Port
  *   The thread the core runs in, as a Worker (or an adapter of Node's) presents it.
  * @typedef {{modelsUrl?: string | URL, wasmUrl?: string | URL, detector?: string, model?: string,
- *            threads?: number, onProgress?: (loaded: number, total: number) => void}} LoadOptions
+ *            threads?: number, relaxedSimd?: boolean, onProgress?: (loaded: number, total: number) => void}} LoadOptions
  */
 
 export class FaceVerifier {
@@ -90,8 +92,10 @@ export class FaceVerifier {
    */
   models = /** @type {{detectors: any[], detector: string | null, model: any, models: any[]} | null} */ (null);
   /**
-   * The wasm build running and its threads, known after `load`: `simd128-threads` on a
-   * cross-origin isolated page (COOP/COEP), else `simd128` with `fallback` saying why not.
+   * The wasm build running, its threads and GEMM kernel, known after `load`:
+   * `relaxed-simd-threads` on a cross-origin isolated page (COOP/COEP) in a browser with
+   * relaxed SIMD, else `relaxed-simd` (one thread) or, without relaxed SIMD, `simd128`, with
+   * `fallback` saying why not threads.
    * @type {import('./protocol.js').Backend | null}
    */
   backend = null;
@@ -130,8 +134,10 @@ export class FaceVerifier {
    *   the working directory, as paths or `file:` URLs). detector: one detector for everything
    *   instead of the default set; model: the recognition model (manifest ids; default: the
    *   manifest's defaults); threads: inference threads, 1 to 1024 (default:
-   *   `navigator.hardwareConcurrency`; more than 1 needs a cross-origin isolated page, see
-   *   {@link FaceVerifier.backend}).
+   *   `navigator.hardwareConcurrency`; more than 1 needs a cross-origin isolated page and
+   *   relaxed SIMD, see {@link FaceVerifier.backend}); relaxedSimd: false for the plain
+   *   simd128 build even where relaxed SIMD runs (one thread; default true: the faster
+   *   build where the browser has it).
    */
   static async load(options = {}) {
     const { threads } = options;
@@ -144,7 +150,7 @@ export class FaceVerifier {
     const wanted = threads ?? Math.max(1, Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1));
     /** @type {string | null} */ let fallback = null;
     if (wanted > 1) {
-      fallback = this.threadsUnavailable();
+      fallback = options.relaxedSimd === false ? 'relaxedSimd: false: the threaded build needs relaxed SIMD' : this.threadsUnavailable();
       if (!fallback) {
         try {
           return await FaceVerifier.#start.call(this, true, urls, { ...options, threads: wanted });
@@ -199,7 +205,8 @@ export class FaceVerifier {
    * @returns {string | null}
    */
   static threadsUnavailable() {
-    return globalThis.crossOriginIsolated ? null : 'not cross-origin isolated (COOP/COEP headers): no shared memory for threads';
+    if (!globalThis.crossOriginIsolated) return 'not cross-origin isolated (COOP/COEP headers): no shared memory for threads';
+    return relaxedSimd() ? null : 'no relaxed SIMD in this browser, which the threaded build needs';
   }
 
   /** What relative `modelsUrl` / `wasmUrl` are resolved against: the page. @returns {string} */
@@ -218,10 +225,11 @@ export class FaceVerifier {
 
   /**
    * The worker's first load also picks the build and its threads; later ones keep them.
-   * @param {{detector?: string, model?: string, threads?: number, onProgress?: (loaded: number, total: number) => void}} options
+   * @param {{detector?: string, model?: string, threads?: number, relaxedSimd?: boolean,
+   *          onProgress?: (loaded: number, total: number) => void}} options
    */
-  async #load({ detector, model, threads, onProgress }) {
-    const { backend, ...models } = await this.#call({ type: 'load', ...this.#urls, detector, model, threads }, [], onProgress);
+  async #load({ detector, model, threads, relaxedSimd, onProgress }) {
+    const { backend, ...models } = await this.#call({ type: 'load', ...this.#urls, detector, model, threads, relaxedSimd }, [], onProgress);
     this.backend = backend;
     this.models = models;
     return this.models;

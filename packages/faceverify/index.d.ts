@@ -212,10 +212,15 @@ export interface LivenessOptions extends CompareOptions {
   onProgress?: (progress: LivenessProgress, frame: LivenessFrame) => void;
 }
 
-/** The wasm build running: `simd128-threads` needs a cross-origin isolated page. */
+/**
+ * The wasm build running: `relaxed-simd-threads` needs a cross-origin isolated page and relaxed
+ * SIMD (Chrome/Edge ≥ 114, Firefox ≥ 146), `relaxed-simd` relaxed SIMD, `simd128` neither.
+ */
 export interface Backend {
-  build: 'simd128' | 'simd128-threads';
+  build: 'simd128' | 'relaxed-simd' | 'relaxed-simd-threads';
   threads: number;
+  /** The f32 GEMM kernel tract runs convolutions on, e.g. 'faceverify_wasm_f32_6x8'. */
+  gemm: string;
   /** Why a wanted threaded build is not the one running (null when nothing was given up). */
   fallback: string | null;
 }
@@ -250,6 +255,8 @@ export interface LoadOptions {
   model?: string;
   /** Inference threads, an integer 1–1024 (default: navigator.hardwareConcurrency). */
   threads?: number;
+  /** false: the plain simd128 build (one thread) even where relaxed SIMD runs (default true). */
+  relaxedSimd?: boolean;
   onProgress?: ProgressCallback;
 }
 

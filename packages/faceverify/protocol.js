@@ -7,13 +7,16 @@
  * @typedef {ArrayBuffer | ImageBitmap | ImageData} Image
  *
  * @typedef {{id: number, type: 'load', modelsUrl?: string, wasmUrl?: string, detector?: string, model?: string,
- *            threads?: number}} LoadRequest
+ *            threads?: number, relaxedSimd?: boolean}} LoadRequest
  *   modelsUrl: the models' folder (absolute; default the package's models/); wasmUrl: the
  *   folder of pkg/ and pkg-threads/ (default the package's). threads and wasmUrl: the first
- *   load picks the build and its pool size (see Backend); later loads keep them.
- * @typedef {{build: 'simd128' | 'simd128-threads', threads: number, fallback: string | null}} Backend
- *   The wasm build the worker runs and its thread count; fallback: why a wanted threaded
- *   build is not the one running (null when nothing was given up).
+ *   load picks the build and its pool size (see Backend); later loads keep them. relaxedSimd:
+ *   false for the plain simd128 build where relaxed SIMD would run.
+ * @typedef {{build: 'simd128' | 'relaxed-simd' | 'relaxed-simd-threads', threads: number, gemm: string,
+ *            fallback: string | null}} Backend
+ *   The wasm build the worker runs, its thread count and the f32 GEMM kernel tract runs in it
+ *   (`faceverify_wasm_f32_6x8`, src/gemm.rs); fallback: why a wanted threaded build is not
+ *   the one running (null when nothing was given up).
  * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean, attributes?: string[]}} AnalyzeRequest
  * @typedef {{id: number, type: 'detect', image: Image, camera?: boolean}} DetectRequest
  * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number,

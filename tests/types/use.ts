@@ -22,7 +22,8 @@ port.terminate();
 const base: string = FaceVerifier.base();
 
 const backend: Backend | null = verifier.backend;
-const build: 'simd128' | 'simd128-threads' | undefined = backend?.build;
+const build: 'simd128' | 'relaxed-simd' | 'relaxed-simd-threads' | undefined = backend?.build;
+const gemm: string | undefined = backend?.gemm;
 const models: LoadedModels | null = verifier.models;
 const entry: ModelEntry | undefined = models?.model;
 const reloaded: LoadedModels = await verifier.reload({ model: 'faceres', detector: 'dlib-mmod' });
@@ -82,5 +83,5 @@ try {
   if (code === 'NO_FACE' || code === 'IMAGE_TOO_LARGE') console.log('try another photo');
 }
 
-console.log(base, build, entry, reloaded, verified, confidence, warnings, compared, box, keypoints, age, reasons, yaw, pixels,
+console.log(base, build, gemm, entry, reloaded, verified, confidence, warnings, compared, box, keypoints, age, reasons, yaw, pixels,
   inputs, nearest, firstAction, wasm_bytes);

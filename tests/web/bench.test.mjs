@@ -21,14 +21,15 @@ test('the benchmark harness runs end to end', () => {
   assert.deepEqual(Object.keys(results.search_ms), ['1000', '10000']);
   assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0 && results.ort_wasm_gzip_bytes > 0);
   assert.ok(results.first_verify_ms > 0 && results.first_verify_warm_ms > 0);
-  assert.deepEqual(Object.keys(results.variants), ['simd128', 'simd128-threads']);
-  assert.equal(results.variants['simd128-threads'].threads, 2);
+  assert.deepEqual(Object.keys(results.variants), ['simd128', 'relaxed-simd', 'relaxed-simd-threads']);
+  assert.equal(results.variants['relaxed-simd-threads'].threads, 2);
+  for (const v of Object.values(results.variants)) assert.equal(v.gemm, 'faceverify_wasm_f32_6x8');
   for (const [name, v] of Object.entries(results.variants)) {
     assert.ok(v.embed_ms > 0 && v.pipeline_fps > 0 && v.wasm_wire_bytes > 0 && v.wasm_wire_bytes < v.wasm_gzip_bytes, `${name}: ${JSON.stringify(v)}`);
   }
   assert.ok(results.embed_ms_2threads.onnxruntime_web > 0 && results.embed_ms_2threads.faceverify_wasm > 0);
   // The demo is cross-origin isolated by its server: its first verdicts ran threaded.
-  assert.equal(results.first_verify_backend, 'simd128-threads');
+  assert.equal(results.first_verify_backend, 'relaxed-simd-threads');
   assert.equal(results.heap_growth.verified, true, 'img1/img2 verify in the memory loop');
   assert.ok(Number.isFinite(results.heap_growth.heap_growth_bytes));
 });

@@ -1,6 +1,7 @@
-// The two wasm builds in real Chromium: a cross-origin isolated page (the demo server's
-// COOP/COEP) runs the threaded build on every core, `threads: 1` and a page without those
-// headers run the one-thread build, and all of them give the CLI's embedding.
+// The three wasm builds in real Chromium (which has relaxed SIMD): a cross-origin isolated page
+// (the demo server's COOP/COEP) runs the threaded build on every core, `threads: 1` and a page
+// without those headers run the one-thread relaxed-SIMD build, `relaxedSimd: false` the plain
+// simd128 one (what Safari gets), and all of them give the CLI's embedding.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -54,21 +55,27 @@ after(async () => {
   server?.stop();
 });
 
-test('the isolated demo runs threaded, threads: 1 runs the one-thread build, both give the CLI embedding', async () => {
+test('the isolated demo runs threaded, threads: 1 the one-thread relaxed build, relaxedSimd: false simd128; all give the CLI embedding', async () => {
   const page = await openApp(context, server.url);
   const reference = execFileSync(cli, ['embed', ...photos.map((p) => join(faces, p)), '--json'], { encoding: 'utf8' })
     .trim().split('\n').map((line) => JSON.parse(line).embedding);
   const threaded = await analyse(page, {});
   const single = await analyse(page, { threads: 1 });
-  console.log('default:', JSON.stringify(threaded.backend), 'threads: 1:', JSON.stringify(single.backend), `(${threaded.cores} cores)`);
+  const plain = await analyse(page, { relaxedSimd: false });
+  console.log('default:', JSON.stringify(threaded.backend), 'threads: 1:', JSON.stringify(single.backend),
+    'relaxedSimd: false:', JSON.stringify(plain.backend), `(${threaded.cores} cores)`);
   assert.equal(threaded.isolated, true, 'the demo server makes the page cross-origin isolated');
+  const gemm = 'faceverify_wasm_f32_6x8';
   if (threaded.cores > 1) {
-    assert.deepEqual(threaded.backend, { build: 'simd128-threads', threads: threaded.cores, fallback: null });
-    assert.equal(await page.getAttribute('#status', 'data-backend'), 'simd128-threads');
-    assert.match(await page.textContent('#status'), new RegExp(`wasm simd128-threads, ${threaded.cores} threads`));
+    assert.deepEqual(threaded.backend, { build: 'relaxed-simd-threads', threads: threaded.cores, gemm, fallback: null });
+    assert.equal(await page.getAttribute('#status', 'data-backend'), 'relaxed-simd-threads');
+    assert.match(await page.textContent('#status'), new RegExp(`wasm relaxed-simd-threads, ${threaded.cores} threads`));
   }
-  assert.deepEqual(single.backend, { build: 'simd128', threads: 1, fallback: null });
-  for (const run of [threaded, single]) {
+  assert.deepEqual(single.backend, { build: 'relaxed-simd', threads: 1, gemm, fallback: null });
+  assert.equal(plain.backend.build, 'simd128');
+  assert.equal(plain.backend.gemm, gemm);
+  assert.match(plain.backend.fallback, /relaxed SIMD/);
+  for (const run of [threaded, single, plain]) {
     for (const [i, embedding] of run.embeddings.entries()) {
       const difference = maxDifference(embedding, reference[i]);
       console.log(`${run.backend.build}, ${photos[i]}: largest difference from the CLI ${difference.toExponential(2)}`);
@@ -77,7 +84,9 @@ test('the isolated demo runs threaded, threads: 1 runs the one-thread build, bot
   }
   assert.equal(threaded.verified, true);
   assert.equal(single.verified, true);
+  assert.equal(plain.verified, true);
   assert.ok(Math.abs(threaded.distance - single.distance) < 1e-4, `${threaded.distance} vs ${single.distance}`);
+  assert.ok(Math.abs(plain.distance - single.distance) < 1e-4, `${plain.distance} vs ${single.distance}`);
   assert.deepEqual(pageErrors(page), []);
 });
 
@@ -99,7 +108,7 @@ test('a page that is not cross-origin isolated gets the one-thread build and is 
     const run = await analyse(page, { threads: 2 });
     console.log('not isolated:', JSON.stringify(run.backend));
     assert.equal(run.isolated, false);
-    assert.equal(run.backend.build, 'simd128');
+    assert.equal(run.backend.build, 'relaxed-simd');
     assert.equal(run.backend.threads, 1);
     assert.match(run.backend.fallback, /cross-origin isolated/);
     assert.equal(run.verified, true);
