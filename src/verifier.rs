@@ -145,9 +145,12 @@ impl Verifier {
     /// face. [`Registry::model_set`] lists the default set.
     pub fn load(models: &[(&str, &[u8])]) -> Result<Verifier> {
         let registry = Registry::builtin();
-        let (mut detectors, mut face_check, mut landmarker, mut embedder) = (Vec::new(), None, None, None);
-        let mut attribute_models = Vec::new();
         let twice = |what: &str| Error::new(ErrorKind::InvalidInput, format!("two {what} models given"));
+        // Each file's role first (cheap, and every misuse refused before any model is parsed),
+        // then the parsing and optimising, which is most of a load: on every core where the
+        // build has threads.
+        let (mut seen_check, mut seen_landmarker, mut seen_embedder) = (false, false, false);
+        let mut roles = Vec::with_capacity(models.len());
         for &(id, bytes) in models {
             let spec = registry
                 .models
@@ -155,16 +158,46 @@ impl Verifier {
                 .find(|m| m.id == id)
                 .ok_or_else(|| Error::new(ErrorKind::UnknownModel, format!("unknown model \"{id}\"")))?;
             let spec = registry.get(id, spec.kind)?;
-            match (spec.kind, &spec.decoder) {
-                (ModelKind::Detector, Some(DecoderSpec::Mmod { .. })) if face_check.is_none() => {
-                    face_check = Some(Detector::new(Network::load(spec, bytes)?)?)
-                }
+            let role = match (spec.kind, &spec.decoder) {
+                (ModelKind::Detector, Some(DecoderSpec::Mmod { .. })) if !seen_check => Role::FaceCheck,
                 (ModelKind::Detector, Some(DecoderSpec::Mmod { .. })) => return Err(twice("face check")),
-                (ModelKind::Detector, _) => detectors.push(Detector::new(Network::load(spec, bytes)?)?),
-                (ModelKind::Landmarker, _) if landmarker.is_none() => landmarker = Some(Landmarker::load(spec, bytes)?),
-                (ModelKind::Embedder, _) if embedder.is_none() => embedder = Some(Embedder::new(Network::load(spec, bytes)?)?),
-                (ModelKind::Attributes, _) => attribute_models.push(AttributeModel::new(Network::load(spec, bytes)?)?),
+                (ModelKind::Detector, _) => Role::Detector,
+                (ModelKind::Landmarker, _) if !seen_landmarker => Role::Landmarker,
+                (ModelKind::Embedder, _) if !seen_embedder => Role::Embedder,
+                (ModelKind::Attributes, _) => Role::Attributes,
                 (kind, _) => return Err(twice(&format!("{kind:?}").to_lowercase())),
+            };
+            seen_check |= role == Role::FaceCheck;
+            seen_landmarker |= role == Role::Landmarker;
+            seen_embedder |= role == Role::Embedder;
+            roles.push((role, spec, bytes));
+        }
+        let load = |&(role, spec, bytes): &(Role, &ModelSpec, &[u8])| -> Result<Part> {
+            Ok(match role {
+                Role::FaceCheck => Part::FaceCheck(Detector::new(Network::load(spec, bytes)?)?),
+                Role::Detector => Part::Detector(Detector::new(Network::load(spec, bytes)?)?),
+                Role::Landmarker => Part::Landmarker(Landmarker::load(spec, bytes)?),
+                Role::Embedder => Part::Embedder(Embedder::new(Network::load(spec, bytes)?)?),
+                Role::Attributes => Part::Attributes(AttributeModel::new(Network::load(spec, bytes)?)?),
+            })
+        };
+        #[cfg(feature = "parallel")]
+        let parts: Vec<Result<Part>> = {
+            use rayon::prelude::*;
+            roles.par_iter().map(load).collect()
+        };
+        #[cfg(not(feature = "parallel"))]
+        let parts: Vec<Result<Part>> = roles.iter().map(load).collect();
+        let (mut detectors, mut face_check, mut landmarker, mut embedder) = (Vec::new(), None, None, None);
+        let mut attribute_models = Vec::new();
+        // In the files' order, so that a failure is the first file's, as without threads.
+        for part in parts {
+            match part? {
+                Part::FaceCheck(check) => face_check = Some(check),
+                Part::Detector(detector) => detectors.push(detector),
+                Part::Landmarker(l) => landmarker = Some(l),
+                Part::Embedder(e) => embedder = Some(e),
+                Part::Attributes(model) => attribute_models.push(model),
             }
         }
         let missing = |what: &str| Error::new(ErrorKind::InvalidInput, format!("no {what} model given"));
@@ -448,6 +481,25 @@ fn read_model(dir: &std::path::Path, spec: &ModelSpec) -> Result<Vec<u8>> {
     let path = dir.join(&spec.file);
     std::fs::read(&path)
         .map_err(|e| Error::new(ErrorKind::ModelInvalid, format!("cannot read {}: {e} (run `make models`)", path.display())))
+}
+
+/// What a model file is to [`Verifier::load`].
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Detector,
+    FaceCheck,
+    Landmarker,
+    Embedder,
+    Attributes,
+}
+
+/// A model file, loaded for its [`Role`].
+enum Part {
+    Detector(Detector),
+    FaceCheck(Detector),
+    Landmarker(Landmarker),
+    Embedder(Embedder),
+    Attributes(AttributeModel),
 }
 
 /// What [`Verifier::upright_faces`] found.
