@@ -78,7 +78,9 @@ $(WASM_THREADS): $(RUST_SOURCES) | setup
 		-Z build-std=panic_abort,std
 	node tools/brotli.mjs $(WASM_THREADS)
 
-wasm: $(WASM) $(WASM_RELAXED) $(WASM_THREADS)
+# The threaded build first: it is the longest (std rebuilt too), and make starts prerequisites
+# in order, so it overlaps everything else instead of coming last.
+wasm: $(WASM_THREADS) $(WASM) $(WASM_RELAXED)
 
 # The npm package (packages/faceverify): its models and licences added, packed into
 # target/package/faceverify-<version>.tgz (not published from here).
@@ -138,7 +140,7 @@ demo: models wasm
 # jobs run in all, and the wasm builds' long single-threaded LTO overlaps other compiling.
 # Then the tests, one suite after another (the browser tests time real things).
 test:
-	+$(MAKE) -j2 models wasm cli fixtures package
+	+$(MAKE) -j2 wasm cli models fixtures package
 	+$(MAKE) test-python test-rust test-web
 
 # The OpenFace converter on random weights; leaves ONNX files in target/openface for test-rust.
