@@ -55,6 +55,7 @@ SCHED := -C llvm-args=-pre-RA-sched=source
 $(WASM): $(RUST_SOURCES) | setup
 	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128 $(SCHED)" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- --no-default-features
 	node tools/brotli.mjs $(WASM)
+	node tools/default-models.mjs
 
 # Built outside pkg/ (wasm-pack empties its out-dir), then its wasm copied beside pkg/'s glue.
 RELAXED_OUT := target/wasm-relaxed/pkg/faceverify_bg.wasm

@@ -14,6 +14,7 @@ const SHELL = [
   'faceverify/protocol.js', 'faceverify/features.js',
   // Both one-thread wasm files: which one runs depends on the browser (relaxed SIMD or not).
   'faceverify/pkg/faceverify.js', 'faceverify/pkg/faceverify_bg.wasm', 'faceverify/pkg/faceverify_relaxed_bg.wasm',
+  'faceverify/pkg/default-models.js',
   // The threaded build a cross-origin isolated page runs (its pool's worker script is
   // cached when fetched).
   'faceverify/pkg-threads/faceverify.js', 'faceverify/pkg-threads/faceverify_bg.wasm',

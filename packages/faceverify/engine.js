@@ -6,6 +6,7 @@
 // module's state. Each of those imports its wasm build statically, so that bundlers see it.
 
 import { relaxedSimd } from './features.js';
+import defaultModels from './pkg/default-models.js';
 
 /**
  * The wasm core: one of two builds of the same Rust code, as the thread imported it
@@ -203,25 +204,32 @@ async function start(threads, wasmUrl, relaxed) {
  */
 async function load(request, post) {
   modelsUrl = request.modelsUrl;
+  // Bytes received and expected per file, over every fetch this load started.
+  /** @type {Map<string, [number, number]>} */ const progress = new Map();
+  const sum = (/** @type {0 | 1} */ i) => [...progress.values()].reduce((total, p) => total + p[i], 0);
+  const fetchModel = (/** @type {string} */ file, /** @type {string} */ sha256) =>
+    modelBytes(modelUrl(file), sha256, (done, total) => {
+      progress.set(file, [done, total]);
+      post({ id: request.id, progress: { loaded: sum(0), total: sum(1) } });
+    });
+  // Only the wasm can say which files a verifier needs, and it is not compiled yet on the
+  // first load: the default set as the build named it starts downloading meanwhile.
+  /** @type {Map<string, ReturnType<typeof modelBytes>>} */ const early = new Map();
+  if (!started && request.detector == null && request.model == null) {
+    for (const { file, sha256 } of defaultModels) {
+      const bytes = fetchModel(file, sha256);
+      // A fetch the core's set turns out not to need must not fail the load.
+      bytes.catch(() => undefined);
+      early.set(`${file}?sha256=${sha256}`, bytes);
+    }
+  }
   started ??= start(request.threads ?? 1, request.wasmUrl, request.relaxedSimd !== false);
   const backend = await started;
   const manifest = JSON.parse(core.modelManifest());
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
   // core's decision, from the manifest.
   const specs = JSON.parse(core.modelSet(request.detector ?? undefined, request.model ?? undefined));
-  const sizes = specs.map(() => 0);
-  const received = specs.map(() => 0);
-  const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
-  const report = () => post({ id: request.id, progress: { loaded: sum(received), total: sum(sizes) } });
-  const files = await Promise.all(
-    specs.map((/** @type {any} */ spec, /** @type {number} */ i) =>
-      modelBytes(modelUrl(spec.file), spec.sha256, (done, total) => {
-        received[i] = done;
-        sizes[i] = total;
-        report();
-      }),
-    ),
-  );
+  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(`${spec.file}?sha256=${spec.sha256}`) ?? fetchModel(spec.file, spec.sha256)));
   // Build the new set before dropping the old: a failed load leaves the working one. The
   // core checks every file's sha256 against the manifest before parsing it.
   /** @type {import('./pkg/faceverify.js').Verifier} */ let next;

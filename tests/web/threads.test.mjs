@@ -1,7 +1,8 @@
 // The three wasm builds in real Chromium (which has relaxed SIMD): a cross-origin isolated page
 // (the demo server's COOP/COEP) runs the threaded build on every core, `threads: 1` and a page
 // without those headers run the one-thread relaxed-SIMD build, `relaxedSimd: false` the plain
-// simd128 one (what Safari gets), and all of them give the CLI's embedding.
+// simd128 one (what Safari gets), and all of them give the CLI's embedding; the models download
+// while the wasm is still on its way.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -114,6 +115,35 @@ test('a page that is not cross-origin isolated gets the one-thread build and is 
     assert.equal(run.verified, true);
   } finally {
     await plain.close();
+  }
+});
+
+test('the default models are requested before the wasm has arrived', async () => {
+  const fresh = await launchChromium([], { serviceWorkers: 'block' });
+  try {
+    const defaults = (await import('../../packages/faceverify/pkg/default-models.js')).default.map((/** @type {any} */ m) => m.file);
+    const requested = new Set();
+    let allRequested = () => {};
+    const modelsSeen = new Promise((resolve) => (allRequested = resolve));
+    await fresh.route('**/faceverify/models/**', (route) => {
+      requested.add(new URL(route.request().url()).pathname.split('/').pop());
+      if (defaults.every((file) => requested.has(file))) allRequested(true);
+      return route.continue();
+    });
+    // Every wasm response is held until the models have all been asked for (or 30 s: the
+    // load that waits for the wasm first then proceeds, and fails below).
+    const heldFor = [];
+    await fresh.route('**/*_bg.wasm', async (route) => {
+      heldFor.push(await Promise.race([modelsSeen, new Promise((resolve) => setTimeout(() => resolve(false), 30_000))]));
+      return route.continue();
+    });
+    const page = await openApp(fresh, server.url);
+    console.log(`wasm responses held: ${heldFor.length}; models requested meanwhile: ${[...requested].join(', ')}`);
+    assert.ok(heldFor.length >= 1);
+    assert.ok(heldFor.every(Boolean), 'a wasm response was held 30 s without the default models being requested');
+    assert.deepEqual(pageErrors(page), []);
+  } finally {
+    await fresh.close();
   }
 });
 
