@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod evaluate;
 pub mod liveness;
+mod par;
 mod verifier;
 
 #[cfg(target_arch = "wasm32")]

@@ -181,13 +181,7 @@ impl Verifier {
                 Role::Attributes => Part::Attributes(AttributeModel::new(Network::load(spec, bytes)?)?),
             })
         };
-        #[cfg(feature = "parallel")]
-        let parts: Vec<Result<Part>> = {
-            use rayon::prelude::*;
-            roles.par_iter().map(load).collect()
-        };
-        #[cfg(not(feature = "parallel"))]
-        let parts: Vec<Result<Part>> = roles.iter().map(load).collect();
+        let parts = crate::par::map(&roles, load);
         let (mut detectors, mut face_check, mut landmarker, mut embedder) = (Vec::new(), None, None, None);
         let mut attribute_models = Vec::new();
         // In the files' order, so that a failure is the first file's, as without threads.
@@ -314,9 +308,28 @@ impl Verifier {
         let Found { rotation, faces, mut rejected } = self.upright_faces(image, levels, source)?;
         let mut by_size: Vec<usize> = (0..faces.len()).collect();
         by_size.sort_by(|&a, &b| faces[b].bbox.area().total_cmp(&faces[a].bbox.area()));
+        let embed = |i: usize| -> Result<(Rgb32FImage, Vec<f32>)> {
+            let aligned = match rotation {
+                0 => align(image, &faces[i], self.embedder_spec(), self.alignment)?,
+                turn => {
+                    let (upright, face) = self.turned_upright(image, &faces[i], turn)?;
+                    align(&upright, &face, self.embedder_spec(), self.alignment)?
+                }
+            };
+            let embedding = self.embedder.embed(&aligned)?;
+            Ok((aligned, embedding))
+        };
         let mut chosen = None;
+        // With cores to spare, a face is embedded while the check looks at it (the two are
+        // independent); the embedding is dropped if the check refuses the face.
+        let mut embedded = None;
         for i in by_size {
             let confirmed = match (&self.face_check, source) {
+                (Some(check), Source::Camera) if crate::par::PARALLEL => {
+                    let (confirmed, embedding) = crate::par::join(|| check.confirm(image, &faces[i]), || embed(i));
+                    embedded = Some((i, embedding));
+                    confirmed?.is_some()
+                }
                 (Some(check), Source::Camera) => check.confirm(image, &faces[i])?.is_some(),
                 _ => true,
             };
@@ -343,14 +356,10 @@ impl Verifier {
             .into_iter()
             .collect();
         warnings.extend(faces[chosen].quality.as_ref().and_then(|q| low_quality(q, None)));
-        let aligned = match rotation {
-            0 => align(image, &faces[chosen], self.embedder_spec(), self.alignment)?,
-            turn => {
-                let (upright, face) = self.turned_upright(image, &faces[chosen], turn)?;
-                align(&upright, &face, self.embedder_spec(), self.alignment)?
-            }
+        let (aligned, embedding) = match embedded {
+            Some((i, result)) if i == chosen => result?,
+            _ => embed(chosen)?,
         };
-        let embedding = self.embedder.embed(&aligned)?;
         Ok(Analysis { faces, chosen, rotation, embedding, aligned, warnings })
     }
 
@@ -419,16 +428,17 @@ impl Verifier {
             Source::Camera => (self.photo_detectors[self.camera].detect(image)?, Vec::new()),
             Source::Photo => {
                 let mut candidates = Vec::new();
-                for detector in &self.photo_detectors {
-                    candidates.extend(detector.detect_photo(image)?);
+                for found in crate::par::map(&self.photo_detectors, |detector| detector.detect_photo(image)) {
+                    candidates.extend(found?);
                 }
+                let candidates = suppress_overlaps(candidates, MERGE_IOU);
+                let confirmed = crate::par::map(&candidates, |candidate| match &self.face_check {
+                    Some(check) => check.confirm(image, candidate).map(|score| score.is_some()),
+                    None => Ok(true),
+                });
                 let (mut faces, mut rejected) = (Vec::new(), Vec::new());
-                for candidate in suppress_overlaps(candidates, MERGE_IOU) {
-                    let confirmed = match &self.face_check {
-                        Some(check) => check.confirm(image, &candidate)?.is_some(),
-                        None => true,
-                    };
-                    if confirmed { &mut faces } else { &mut rejected }.push(candidate);
+                for (candidate, confirmed) in candidates.into_iter().zip(confirmed) {
+                    if confirmed? { &mut faces } else { &mut rejected }.push(candidate);
                 }
                 (faces, rejected)
             }

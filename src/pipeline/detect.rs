@@ -159,22 +159,23 @@ impl Detector {
         let (width, height) = (image.width() as f32, image.height() as f32);
         let margin = PHOTO_MARGIN * width.max(height);
         let extended = BoundingBox { x: -margin, y: -margin, width: width + 2.0 * margin, height: height + 2.0 * margin };
-        let mut faces: Vec<Face> = self
-            .detect_region(image, &extended, true)?
-            .into_iter()
-            .filter(|f| {
-                let (cx, cy) = (f.bbox.x + f.bbox.width / 2.0, f.bbox.y + f.bbox.height / 2.0);
-                let slack = 0.1 * f.bbox.width;
-                cx >= -slack && cy >= -slack && cx <= width + slack && cy <= height + slack
-            })
-            .collect();
+        // The whole (mirrored margin) first, then the tiles; each region's detections are
+        // independent of the others', so they run in parallel.
+        let mut regions = vec![(extended, true)];
         let tile = (width.max(height) / 2.0).floor();
         if let Some(DecoderSpec::Blazeface { tile_min: Some(tile_min), .. }) = &self.network.spec().decoder {
             if tile >= *tile_min as f32 {
-                for (x, y) in tile_origins(width, height, tile) {
-                    faces.extend(self.detect_in(image, &BoundingBox { x, y, width: tile, height: tile })?);
-                }
+                regions.extend(tile_origins(width, height, tile).into_iter().map(|(x, y)| (BoundingBox { x, y, width: tile, height: tile }, false)));
             }
+        }
+        let mut faces = Vec::new();
+        for (i, found) in crate::par::map(&regions, |(region, mirror)| self.detect_region(image, region, *mirror)).into_iter().enumerate() {
+            // Mirror images of faces, centred outside the photo, are dropped.
+            faces.extend(found?.into_iter().filter(|f| {
+                let (cx, cy) = (f.bbox.x + f.bbox.width / 2.0, f.bbox.y + f.bbox.height / 2.0);
+                let slack = 0.1 * f.bbox.width;
+                i > 0 || (cx >= -slack && cy >= -slack && cx <= width + slack && cy <= height + slack)
+            }));
         }
         Ok(suppress_overlaps(faces, 0.3))
     }
@@ -192,7 +193,7 @@ impl Detector {
             return Err(Error::new(ErrorKind::NoFace, "the image is empty"));
         }
         let letterbox = Letterbox::fit(region, input.width, input.height);
-        let outputs = self.network.run(&letterbox.apply(image, mirror))?;
+        let outputs = crate::par::unthreaded(|| self.network.run(&letterbox.apply(image, mirror)))?;
         match &spec.decoder {
             Some(DecoderSpec::Blazeface { scores, regressors, keypoints, min_score, iou_threshold, .. }) => {
                 let n = self.anchors.len();
