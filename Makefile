@@ -20,6 +20,7 @@ setup:
 $(MODELS_STAMP): models/manifest.json models/packages.json $(wildcard models/*.py) | setup
 	$(PYTHON) models/fetch.py
 	$(PYTHON) models/build.py
+	node tools/brotli.mjs models/build/onnx/*.onnx models/build/onnx/*.bin
 	touch $@
 
 models: $(MODELS_STAMP)

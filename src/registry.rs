@@ -64,6 +64,10 @@ pub struct ModelSpec {
     /// weights the user supplies (OpenFace) until `make models-update` records it: such a
     /// model is not offered.
     pub sha256: String,
+    /// Size of that file in bytes, recorded with its sha256 (`make models-update`): what a
+    /// download's progress counts towards, whatever encoding the server sends it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     /// How an image becomes the model's input tensor (neural networks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputSpec>,
@@ -495,6 +499,7 @@ mod tests {
         }
         for model in &registry.offered().models {
             assert_eq!(model.sha256.len(), 64, "{} has no sha256", model.id);
+            assert!(model.bytes.is_some_and(|b| b > 0), "{} has no size", model.id);
         }
         // The defaults are offered, and only one recognition model needs no reason.
         for spec in registry.model_set(None, None).unwrap() {

@@ -57,11 +57,14 @@ function named(name, message) {
 }
 
 /**
- * Fetch `url` fully, reporting bytes received against the total.
+ * Fetch `url` fully, reporting bytes received against the total: `size` (the file's, from
+ * the manifest) when known, else the Content-Length of a response sent as it is. A compressed
+ * response's Content-Length counts encoded bytes, the reader decoded ones.
  * @param {string} url
+ * @param {number | undefined} size
  * @param {(loaded: number, total: number) => void} progress
  */
-async function download(url, progress) {
+async function download(url, size, progress) {
   if (readLocal && url.startsWith('file:')) {
     const bytes = await readLocal(new URL(url)).catch((error) => {
       throw named('MODEL_INVALID', `cannot read ${url}: ${error.message}`);
@@ -71,7 +74,7 @@ async function download(url, progress) {
   }
   const response = await fetch(url);
   if (!response.ok || !response.body) throw named('MODEL_INVALID', `cannot fetch ${url}: HTTP ${response.status}`);
-  const total = Number(response.headers.get('Content-Length')) || 0;
+  const total = size ?? (response.headers.get('Content-Encoding') ? 0 : Number(response.headers.get('Content-Length')) || 0);
   const reader = response.body.getReader();
   const chunks = [];
   let received = 0;
@@ -96,11 +99,11 @@ async function download(url, progress) {
  * bytes the core has accepted are ({@link keep}), so an error page or a cut download served
  * in place of a model costs one failed load, not every visit after it.
  * @param {string} url
- * @param {string} sha256
+ * @param {{sha256: string, bytes?: number}} file the manifest's hash and size of it
  * @param {(loaded: number, total: number) => void} progress
  * @returns {Promise<{key: string, bytes: Uint8Array, cached: boolean}>}
  */
-async function modelBytes(url, sha256, progress) {
+async function modelBytes(url, { sha256, bytes: size }, progress) {
   // The sha256 in the key: a new model version is a new key.
   const key = `${url}?sha256=${sha256}`;
   const hit = await (await modelCache())?.match(key);
@@ -109,7 +112,7 @@ async function modelBytes(url, sha256, progress) {
     progress(bytes.length, bytes.length);
     return { key, bytes, cached: true };
   }
-  return { key, bytes: await download(key, progress), cached: false };
+  return { key, bytes: await download(key, size, progress), cached: false };
 }
 
 /** The model cache, or undefined without the Cache API (an insecure origin). */
@@ -207,20 +210,20 @@ async function load(request, post) {
   // Bytes received and expected per file, over every fetch this load started.
   /** @type {Map<string, [number, number]>} */ const progress = new Map();
   const sum = (/** @type {0 | 1} */ i) => [...progress.values()].reduce((total, p) => total + p[i], 0);
-  const fetchModel = (/** @type {string} */ file, /** @type {string} */ sha256) =>
-    modelBytes(modelUrl(file), sha256, (done, total) => {
-      progress.set(file, [done, total]);
+  const fetchModel = (/** @type {{file: string, sha256: string, bytes?: number}} */ spec) =>
+    modelBytes(modelUrl(spec.file), spec, (done, total) => {
+      progress.set(spec.file, [done, total]);
       post({ id: request.id, progress: { loaded: sum(0), total: sum(1) } });
     });
   // Only the wasm can say which files a verifier needs, and it is not compiled yet on the
   // first load: the default set as the build named it starts downloading meanwhile.
   /** @type {Map<string, ReturnType<typeof modelBytes>>} */ const early = new Map();
   if (!started && request.detector == null && request.model == null) {
-    for (const { file, sha256 } of defaultModels) {
-      const bytes = fetchModel(file, sha256);
+    for (const spec of defaultModels) {
+      const bytes = fetchModel(spec);
       // A fetch the core's set turns out not to need must not fail the load.
       bytes.catch(() => undefined);
-      early.set(`${file}?sha256=${sha256}`, bytes);
+      early.set(`${spec.file}?sha256=${spec.sha256}`, bytes);
     }
   }
   started ??= start(request.threads ?? 1, request.wasmUrl, request.relaxedSimd !== false);
@@ -229,7 +232,7 @@ async function load(request, post) {
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
   // core's decision, from the manifest.
   const specs = JSON.parse(core.modelSet(request.detector ?? undefined, request.model ?? undefined));
-  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(`${spec.file}?sha256=${spec.sha256}`) ?? fetchModel(spec.file, spec.sha256)));
+  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(`${spec.file}?sha256=${spec.sha256}`) ?? fetchModel(spec)));
   // Build the new set before dropping the old: a failed load leaves the working one. The
   // core checks every file's sha256 against the manifest before parsing it.
   /** @type {import('./pkg/faceverify.js').Verifier} */ let next;
@@ -284,7 +287,7 @@ async function ensureAttributes(v, attributes) {
   if (!attributes?.length) return;
   for (const spec of JSON.parse(core.attributeModels(attributes))) {
     if (attributesLoaded.has(spec.id)) continue;
-    const file = await modelBytes(modelUrl(spec.file), spec.sha256, () => {});
+    const file = await modelBytes(modelUrl(spec.file), spec, () => {});
     try {
       v.loadAttributes(spec.id, file.bytes);
     } catch (error) {

@@ -232,6 +232,8 @@ export interface ModelEntry {
   description: string;
   file: string;
   sha256: string;
+  /** The file's size in bytes (what the load's progress counts towards). */
+  bytes?: number;
   [key: string]: unknown;
 }
 

@@ -19,7 +19,7 @@ test('the benchmark harness runs end to end', () => {
     assert.ok(distance > 0.2 && distance < 0.5, `${runtime}: img1/img2 distance ${distance}`);
   }
   assert.deepEqual(Object.keys(results.search_ms), ['1000', '10000']);
-  assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0 && results.ort_wasm_gzip_bytes > 0);
+  assert.ok(results.wasm_gzip_bytes > 0 && results.models_bytes > 0 && results.models_wire_bytes > 0 && results.models_wire_bytes < results.models_bytes && results.ort_wasm_gzip_bytes > 0);
   assert.ok(results.first_verify_ms > 0 && results.first_verify_warm_ms > 0);
   assert.deepEqual(Object.keys(results.variants), ['simd128', 'relaxed-simd', 'relaxed-simd-threads']);
   assert.equal(results.variants['relaxed-simd-threads'].threads, 2);

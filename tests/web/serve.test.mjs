@@ -1,5 +1,6 @@
-// The demo server sends the wasm brotli-compressed (made at build time by tools/brotli.mjs) to
-// clients that accept it, and what arrives is the build byte for byte; others get it plain.
+// The demo server sends the wasm and the models brotli-compressed (made at build time by
+// tools/brotli.mjs) to clients that accept it, and what arrives is the build byte for byte;
+// others get them plain. The demo's download progress still counts the files' own bytes.
 import assert from 'node:assert/strict';
 import { readFile, stat, utimes } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -26,19 +27,25 @@ function fetchRaw(path, headers) {
   });
 }
 
-test('the wasm goes out brotli-compressed to clients that accept it, identical once decoded', async () => {
-  const built = await readFile(wasm);
-  const packed = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip, deflate, br' });
-  assert.equal(packed.headers['content-encoding'], 'br');
-  assert.equal(packed.headers['content-type'], 'application/wasm');
-  assert.equal(packed.headers.vary, 'Accept-Encoding');
-  assert.equal(Number(packed.headers['content-length']), packed.body.length);
-  assert.ok(brotliDecompressSync(packed.body).equals(built), 'the decoded wasm differs from the build');
-  console.log(`wasm: ${(built.length / 1e6).toFixed(2)} MB, ${(packed.body.length / 1e6).toFixed(2)} MB over the wire`);
-  const plain = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'gzip' });
-  assert.equal(plain.headers['content-encoding'], undefined);
-  assert.ok(plain.body.equals(built));
-});
+const model = join(root, 'models/build/onnx/dlib-resnet.onnx');
+for (const [label, file, path, type] of [
+  ['the wasm', wasm, 'faceverify/pkg/faceverify_bg.wasm', 'application/wasm'],
+  ['a model', model, 'faceverify/models/dlib-resnet.onnx', 'application/octet-stream'],
+]) {
+  test(`${label} goes out brotli-compressed to clients that accept it, identical once decoded`, async () => {
+    const built = await readFile(file);
+    const packed = await fetchRaw(path, { 'Accept-Encoding': 'gzip, deflate, br' });
+    assert.equal(packed.headers['content-encoding'], 'br');
+    assert.equal(packed.headers['content-type'], type);
+    assert.equal(packed.headers.vary, 'Accept-Encoding');
+    assert.equal(Number(packed.headers['content-length']), packed.body.length);
+    assert.ok(brotliDecompressSync(packed.body).equals(built), `the decoded ${path} differs from the build`);
+    console.log(`${path}: ${(built.length / 1e6).toFixed(2)} MB, ${(packed.body.length / 1e6).toFixed(2)} MB over the wire`);
+    const plain = await fetchRaw(path, { 'Accept-Encoding': 'gzip' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.ok(plain.body.equals(built));
+  });
+}
 
 test('a .br older than its file is stale and not sent', async () => {
   const { mtime } = await stat(wasm);
@@ -53,15 +60,26 @@ test('a .br older than its file is stale and not sent', async () => {
   }
 });
 
-test('Chromium loads the compressed wasm and the demo reaches ready', async () => {
+test('Chromium loads the compressed wasm and models, the demo reaches ready, its progress in the files\' bytes', async () => {
   const context = await launchChromium([], { serviceWorkers: 'block' });
   try {
-    const encodings = [];
+    const encodings = { wasm: [], models: [] };
     context.on('response', async (response) => {
-      if (response.url().endsWith('.wasm')) encodings.push((await response.allHeaders())['content-encoding']);
+      const kind = response.url().endsWith('.wasm') ? 'wasm' : response.url().includes('/faceverify/models/') ? 'models' : null;
+      if (kind) encodings[kind].push((await response.allHeaders())['content-encoding']);
     });
     const page = await openApp(context, server.url);
-    assert.deepEqual(encodings, ['br']);
+    const defaults = (await import('../../packages/faceverify/pkg/default-models.js')).default;
+    assert.deepEqual(encodings, { wasm: ['br'], models: defaults.map(() => 'br') });
+    // Content-Length counts the compressed bytes; the progress the decoded ones, of the
+    // manifest's sizes: it ends full, not past its end.
+    const bar = await page.evaluate(() => {
+      const progress = /** @type {HTMLProgressElement} */ (document.getElementById('progress'));
+      return { value: progress.value, max: progress.max };
+    });
+    const total = defaults.reduce((sum, m) => sum + m.bytes, 0);
+    console.log(`progress ${bar.value} of ${bar.max}; the default models hold ${total} bytes`);
+    assert.deepEqual(bar, { value: total, max: total });
     assert.deepEqual(pageErrors(page), []);
   } finally {
     await context.close();
