@@ -36,11 +36,11 @@ RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -nam
 # - pkg/faceverify_bg.wasm: simd128, one thread, for every browser (simd128 is in all since 2021
 #   and doubles tract's speed);
 # - pkg/faceverify_relaxed_bg.wasm: simd128 + relaxed SIMD (fused multiply-add in src/gemm.rs's
-#   6×8 GEMM tile: embed 1.44× faster in Chromium, docs/performance.md), one thread, for
+#   6×8 GEMM tile: embed 1.38–1.46× faster in Chromium, bench/results.md), one thread, for
 #   browsers that validate relaxed SIMD (Chrome/Edge ≥ 114, Firefox ≥ 146; not Safari). Its
 #   wasm-bindgen glue is byte for byte pkg/'s, so only the wasm is kept;
-# - pkg-threads/: relaxed SIMD + atomics, tract's GEMMs on a pool of Web Workers, for cross-origin
-#   isolated pages in those browsers.
+# - pkg-threads/: relaxed SIMD + atomics, a pool of Web Workers (src/par.rs's independent work,
+#   the embedder's GEMMs), for cross-origin isolated pages in those browsers.
 # -pre-RA-sched=source: LLVM keeps the kernels' instruction order, which holds 15 vectors live
 # (src/gemm.rs); its default scheduler, seeing no register limit in wasm, hoists loads until V8
 # spills. wasm-pack runs with --mode no-install so that it never downloads tools. No wasm-opt: it

@@ -1,6 +1,6 @@
 // Pre-compresses a build output for tools/serve.mjs: FILE → FILE.br (brotli quality 11,
 // 16 MB window). Done once at build time because quality 11 takes ~35 s for our wasm on one
-// core, far too slow per request, and it sends 38 % fewer bytes than gzip -9.
+// core, far too slow per request, and it sends ~41 % fewer bytes than gzip -9 (bench/results.md).
 // usage: node tools/brotli.mjs FILE...
 import { readFile, writeFile } from 'node:fs/promises';
 import { brotliCompressSync, constants } from 'node:zlib';

@@ -9,8 +9,8 @@ import { relaxedSimd } from './features.js';
 import defaultModels from './pkg/default-models.js';
 
 /**
- * The wasm core: one of two builds of the same Rust code, as the thread imported it
- * ({@link serve}). Both export the same API; the threaded one adds its pool.
+ * The wasm core: one of the three builds of the same Rust code, as the thread imported it
+ * ({@link serve}). All export the same API; the threaded one adds its pool.
  * @type {typeof import('./pkg/faceverify.js')}
  */
 let core;
