@@ -216,14 +216,15 @@ async function load(request, post) {
       post({ id: request.id, progress: { loaded: sum(0), total: sum(1) } });
     });
   // Only the wasm can say which files a verifier needs, and it is not compiled yet on the
-  // first load: the default set as the build named it starts downloading meanwhile.
+  // first load: the default set as the build named it starts downloading meanwhile (by
+  // sha256: a download is used only for the very file the core asks for).
   /** @type {Map<string, ReturnType<typeof modelBytes>>} */ const early = new Map();
   if (!started && request.detector == null && request.model == null) {
     for (const spec of defaultModels) {
       const bytes = fetchModel(spec);
       // A fetch the core's set turns out not to need must not fail the load.
       bytes.catch(() => undefined);
-      early.set(`${spec.file}?sha256=${spec.sha256}`, bytes);
+      early.set(spec.sha256, bytes);
     }
   }
   started ??= start(request.threads ?? 1, request.wasmUrl, request.relaxedSimd !== false);
@@ -232,7 +233,7 @@ async function load(request, post) {
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
   // core's decision, from the manifest.
   const specs = JSON.parse(core.modelSet(request.detector ?? undefined, request.model ?? undefined));
-  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(`${spec.file}?sha256=${spec.sha256}`) ?? fetchModel(spec)));
+  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(spec.sha256) ?? fetchModel(spec)));
   // Build the new set before dropping the old: a failed load leaves the working one. The
   // core checks every file's sha256 against the manifest before parsing it.
   /** @type {import('./pkg/faceverify.js').Verifier} */ let next;
