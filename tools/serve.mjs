@@ -2,7 +2,8 @@
 // /faceverify/ with the converted models at /faceverify/models/ (where the package keeps
 // them once packed), and the benchmark page at /bench/.
 // Serves .wasm as application/wasm (streaming compilation needs it), brotli-compressed where
-// the build left a .br beside it and the browser accepts br, and sets COOP/COEP so
+// the build left a .br beside it and the browser accepts br, with an ETag (a revalidation of
+// an unchanged file is a 304, no body), and sets COOP/COEP so
 // the page is cross-origin isolated (precise timers, and shared memory for the threaded wasm).
 // usage: node tools/serve.mjs [port]   (FACEVERIFY_LOG_REQUESTS=1 prints each request: tests
 // count them to prove the page makes none after it is ready)
@@ -61,12 +62,22 @@ const server = createServer(async (req, res) => {
   // A build output pre-compressed by tools/brotli.mjs, if it is as new as the file itself.
   const packed = /\bbr\b/.test(req.headers['accept-encoding'] ?? '') && (await stat(`${file}.br`).catch(() => null));
   const brotli = packed && packed.mtimeMs >= info.mtimeMs;
+  const sent = brotli ? packed : info;
+  // no-cache makes the browser ask every time (the service worker goes to the network
+  // first); the ETag lets it ask cheaply: a file unchanged since it was cached comes back as
+  // a 304 without its body, instead of the 2.4 MB of wasm on every visit.
+  const etag = `"${sent.size.toString(16)}-${Math.floor(sent.mtimeMs).toString(16)}${brotli ? '-br' : ''}"`;
+  const cached = (req.headers['if-none-match'] ?? '').split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  const validated = { ...headers, ETag: etag, Vary: 'Accept-Encoding' };
+  if (cached) {
+    res.writeHead(304, validated).end();
+    return;
+  }
   res.writeHead(200, {
-    ...headers,
+    ...validated,
     'Content-Type': types[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': brotli ? packed.size : info.size,
+    'Content-Length': sent.size,
     ...(brotli ? { 'Content-Encoding': 'br' } : {}),
-    Vary: 'Accept-Encoding',
   });
   if (req.method === 'HEAD') res.end();
   else createReadStream(brotli ? `${file}.br` : file).pipe(res);

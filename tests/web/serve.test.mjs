@@ -1,6 +1,7 @@
 // The demo server sends the wasm and the models brotli-compressed (made at build time by
 // tools/brotli.mjs) to clients that accept it, and what arrives is the build byte for byte;
-// others get them plain. The demo's download progress still counts the files' own bytes.
+// others get them plain. The demo's download progress still counts the files' own bytes. An
+// unchanged file is revalidated without being sent again.
 import assert from 'node:assert/strict';
 import { readFile, stat, utimes } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -16,13 +17,13 @@ before(async () => {
 });
 after(() => server?.stop());
 
-/** GET `path` from the test server with `headers`: the raw body and the response headers. */
+/** GET `path` from the test server with `headers`: the status, the raw body and the response headers. */
 function fetchRaw(path, headers) {
   return new Promise((resolve, reject) => {
     get(new URL(path, server.url), { headers }, (response) => {
       const chunks = [];
       response.on('data', (chunk) => chunks.push(chunk));
-      response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('end', () => resolve({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) }));
     }).on('error', reject);
   });
 }
@@ -55,6 +56,34 @@ test('a .br older than its file is stale and not sent', async () => {
     const response = await fetchRaw('faceverify/pkg/faceverify_bg.wasm', { 'Accept-Encoding': 'br' });
     assert.equal(response.headers['content-encoding'], undefined);
     assert.ok(response.body.equals(await readFile(wasm)));
+  } finally {
+    await utimes(wasm, mtime, mtime);
+  }
+});
+
+test('an unchanged file is revalidated with a 304 and no body; a changed one is sent again', async () => {
+  const path = 'faceverify/pkg/faceverify_bg.wasm';
+  const first = await fetchRaw(path, { 'Accept-Encoding': 'br' });
+  const etag = first.headers.etag;
+  assert.match(etag ?? '', /^"[0-9a-f]+-[0-9a-f]+-br"$/);
+  const again = await fetchRaw(path, { 'Accept-Encoding': 'br', 'If-None-Match': etag });
+  assert.equal(again.status, 304);
+  assert.equal(again.body.length, 0);
+  assert.equal(again.headers.etag, etag);
+  // The plain file is another representation, with a tag of its own.
+  const plain = await fetchRaw(path, { 'Accept-Encoding': 'gzip', 'If-None-Match': etag });
+  assert.equal(plain.status, 200);
+  assert.ok(plain.body.equals(await readFile(wasm)));
+  assert.notEqual(plain.headers.etag, etag);
+  const { mtime } = await stat(wasm);
+  const later = new Date(mtime.getTime() + 60_000);
+  await utimes(wasm, later, later);
+  try {
+    // Rebuilt (its .br now stale): sent in full, plain, under a new tag.
+    const rebuilt = await fetchRaw(path, { 'Accept-Encoding': 'br', 'If-None-Match': etag });
+    assert.equal(rebuilt.status, 200);
+    assert.ok(rebuilt.body.equals(await readFile(wasm)));
+    assert.notEqual(rebuilt.headers.etag, etag);
   } finally {
     await utimes(wasm, mtime, mtime);
   }
