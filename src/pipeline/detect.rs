@@ -490,11 +490,11 @@ fn resize_part(image: &RgbImage, part: [u32; 4], width: u32, height: u32) -> Rgb
 /// (image's `vertical_sample` and `horizontal_sample`, operation for operation).
 fn triangle_weights(out: u32, from: u32, to: u32) -> (usize, Vec<f32>) {
     let ratio = from as f32 / to as f32;
+    // The filter's support (1) times the shrink factor, at least 1.
     let sratio = if ratio < 1.0 { 1.0 } else { ratio };
-    let support = sratio;
     let centre = (out as f32 + 0.5) * ratio;
-    let left = ((centre - support).floor() as i64).clamp(0, from as i64 - 1);
-    let right = ((centre + support).ceil() as i64).clamp(left + 1, from as i64);
+    let left = ((centre - sratio).floor() as i64).clamp(0, from as i64 - 1);
+    let right = ((centre + sratio).ceil() as i64).clamp(left + 1, from as i64);
     let centre = centre - 0.5;
     let mut weights: Vec<f32> = (left..right)
         .map(|i| {
