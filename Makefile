@@ -23,12 +23,23 @@ $(MODELS_STAMP): models/manifest.json models/packages.json $(wildcard models/*.p
 	node tools/brotli.mjs models/build/onnx/*.onnx models/build/onnx/*.bin
 	touch $@
 
-models: $(MODELS_STAMP)
+# The NNEF files the browser loads (the manifest's `nnef`), written from the ONNX files by the
+# native CLI: tract reads them without parsing, typing or decluttering (docs/performance.md).
+NNEF_STAMP := models/build/onnx/.nnef-built
+$(NNEF_STAMP): $(MODELS_STAMP) $(CLI)
+	$(PYTHON) models/build.py --nnef $(CLI)
+	node tools/brotli.mjs models/build/onnx/*.nnef.tar
+	touch $@
 
-# After a deliberate converter or weight change: record the new ONNX hashes.
+models: $(MODELS_STAMP) $(NNEF_STAMP)
+
+# After a deliberate converter or weight change: record the new hashes (the ONNX files', then,
+# with a CLI built on those, the NNEF files').
 models-update: setup
 	$(PYTHON) models/fetch.py
 	$(PYTHON) models/build.py --update
+	+$(MAKE) cli
+	$(PYTHON) models/build.py --nnef $(CLI) --update
 
 RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
 
@@ -134,7 +145,10 @@ reference: $(REFERENCE) cli fixtures
 calibrate: cli fixtures
 	$(CLI) calibrate --pairs target/pairs/clean.csv --pairs target/pairs/hard.csv
 
-demo: models wasm
+# Two jobs, as `make test` builds: the native CLI that writes the NNEF files overlaps the wasm
+# builds' long single-threaded links.
+demo:
+	+$(MAKE) -j2 wasm models
 	@echo "Open http://localhost:$(PORT)/ (Ctrl-C stops the server)"
 	node tools/serve.mjs $(PORT)
 

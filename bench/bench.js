@@ -88,7 +88,8 @@ async function main() {
   }
   const specs = JSON.parse(core.modelSet());
   const model = specs.find((/** @type {any} */ m) => m.kind === 'embedder');
-  const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../faceverify/models/${m.file}`)).arrayBuffer());
+  // The files the page downloads (engine.js): the NNEF file where the manifest names one.
+  const bytes = async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../faceverify/models/${(m.nnef ?? m).file}`)).arrayBuffer());
   const files = await Promise.all(specs.map(bytes));
   const loadStart = performance.now();
   const verifier = new core.Verifier(specs.map((/** @type {any} */ m) => m.id), files);

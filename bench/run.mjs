@@ -113,7 +113,11 @@ async function sizes() {
     };
   }
   const manifest = JSON.parse(await readFile(join(root, 'models/manifest.json'), 'utf8'));
-  const modelFile = (id) => join(root, 'models/build/onnx', manifest.models.find((m) => m.id === id).file);
+  // The file the browser downloads for each model: its NNEF file where the manifest names one.
+  const modelFile = (id) => {
+    const m = manifest.models.find((spec) => spec.id === id);
+    return join(root, 'models/build/onnx', (m.nnef ?? m).file);
+  };
   const models = {};
   // User-supplied models (OpenFace) have no file until converted: they have no hash yet.
   for (const m of manifest.models.filter((spec) => spec.sha256)) {

@@ -7,6 +7,10 @@ Its size is recorded too (`bytes`: the worker's download progress, whatever enco
 server sends it in). `--update` writes new hashes and sizes into manifest.json instead (after a
 deliberate change).
 
+With `--nnef CLI`, it writes instead the NNEF file of each entry that names one (`nnef`: what
+the browser loads), with that faceverify binary, from the ONNX file built before; tract writes
+NNEF deterministically, so these are pinned by sha256 too.
+
 Entries whose `convert` names a `user_file` (OpenFace's nn4.small2.v1.t7, in no registry) are
 built only when that file is in models/user/; until then they are skipped and not offered.
 """
@@ -27,29 +31,41 @@ def build(entry: dict, update: bool) -> bool:
     if user_file and not (USER / user_file).exists():
         print(f"build: {entry['id']}: skipped, not offered (put {user_file} in models/user/ to build it)")
         return True
-    out = BUILD / "onnx" / entry["file"]
+    package = package_dir(entry["provenance"]["package"]) / "package"
+    args = [a.replace("{package}", str(package)).replace("{user}", str(USER)).replace("{out}", str(BUILD / "onnx" / entry["file"]))
+            for a in entry["convert"]["args"]]
+    return made(entry, entry, [sys.executable, str(HERE / entry["convert"]["script"]), *args], update)
+
+
+def build_nnef(entry: dict, cli: str, update: bool) -> bool:
+    """The entry's NNEF file (`nnef` in the manifest), written from its ONNX file by the CLI."""
+    onnx = BUILD / "onnx" / entry["file"]
+    return made(entry, entry["nnef"], [cli, "nnef", entry["id"], str(onnx), str(BUILD / "onnx" / entry["nnef"]["file"])], update)
+
+
+def made(entry: dict, target: dict, command: list, update: bool) -> bool:
+    """Run `command` unless `target`'s file (`file`, `sha256`, `bytes` of an entry or of its
+    `nnef`) is already built with that hash; then check its hash and size, or record them."""
+    out = BUILD / "onnx" / target["file"]
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp = out.with_suffix(".sha256")
-    if not (out.exists() and stamp.exists() and stamp.read_text() == entry["sha256"]):
-        package = package_dir(entry["provenance"]["package"]) / "package"
-        args = [a.replace("{package}", str(package)).replace("{user}", str(USER)).replace("{out}", str(out))
-                for a in entry["convert"]["args"]]
-        subprocess.run([sys.executable, str(HERE / entry["convert"]["script"]), *args], check=True)
+    if not (out.exists() and stamp.exists() and stamp.read_text() == target["sha256"]):
+        subprocess.run(command, check=True)
     actual = sha256_of(out)
     stamp.write_text(actual)
     size = out.stat().st_size
     print(f"build: {entry['id']}: {out.name} {size} bytes sha256 {actual[:12]}")
-    if actual == entry["sha256"] and size == entry.get("bytes"):
+    if actual == target["sha256"] and size == target.get("bytes"):
         return True
     if update:
         # The size beside the hash, where a reader of the manifest looks for it.
-        fields = [(k, v) for k, v in entry.items() if k != "bytes"]
+        fields = [(k, v) for k, v in target.items() if k != "bytes"]
         at = [k for k, _ in fields].index("sha256") + 1
-        entry.clear()
-        entry.update(fields[:at] + [("sha256", actual), ("bytes", size)] + fields[at:])
+        target.clear()
+        target.update(fields[:at] + [("sha256", actual), ("bytes", size)] + fields[at:])
         return True
-    print(f"build: {entry['id']}: sha256 {actual} ({size} bytes) does not match the manifest's "
-          f"{entry['sha256'] or '(none)'} ({entry.get('bytes')} bytes); run `make models-update` after a deliberate change",
+    print(f"build: {entry['id']}: {out.name}: sha256 {actual} ({size} bytes) does not match the manifest's "
+          f"{target['sha256'] or '(none)'} ({target.get('bytes')} bytes); run `make models-update` after a deliberate change",
           file=sys.stderr)
     return False
 
@@ -57,10 +73,14 @@ def build(entry: dict, update: bool) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="record new hashes in manifest.json")
+    parser.add_argument("--nnef", metavar="CLI", help="write the NNEF files instead, with this faceverify binary")
     args = parser.parse_args()
     path = HERE / "manifest.json"
     manifest = json.loads(path.read_text())
-    ok = all([build(entry, args.update) for entry in manifest["models"]])
+    if args.nnef:
+        ok = all([build_nnef(entry, args.nnef, args.update) for entry in manifest["models"] if "nnef" in entry])
+    else:
+        ok = all([build(entry, args.update) for entry in manifest["models"]])
     if args.update:
         path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     if not ok:

@@ -68,6 +68,12 @@ pub struct ModelSpec {
     /// download's progress counts towards, whatever encoding the server sends it in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// The same network as tract's NNEF, written from the ONNX file at build time
+    /// (`faceverify nnef`, decluttered for the input size): it loads without protobuf parsing,
+    /// type inference or decluttering, so the browser downloads it instead where it is given.
+    /// The ONNX file stays the source and what the command line loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nnef: Option<ModelFile>,
     /// How an image becomes the model's input tensor (neural networks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputSpec>,
@@ -99,6 +105,18 @@ pub struct ModelSpec {
     pub published: Option<PublishedThreshold>,
     /// Where the weights come from.
     pub provenance: Provenance,
+}
+
+/// A file holding a model in another format than the entry's own file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// File name, beside the entry's own file.
+    pub file: String,
+    /// sha256 of that file, hex (`make models-update` records it; the writer is deterministic).
+    pub sha256: String,
+    /// Size of that file in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// One output of an attribute model.

@@ -139,6 +139,39 @@ fn missing_models_and_unknown_ids_are_typed_errors() {
     assert_eq!(err.kind(), ErrorKind::UnknownModel);
 }
 
+/// The browser's NNEF files are their ONNX files' networks: written again from the ONNX file
+/// they are the same bytes (what the manifest pins), and on a real photo they give the same
+/// outputs to the bit. Another model's NNEF file is refused by sha256, with both files named.
+#[test]
+fn nnef_files_are_their_onnx_networks() {
+    use faceverify::pipeline::network::{to_nnef, Network};
+    let dir = crate::root().join("models/build/onnx");
+    let registry = faceverify::registry::Registry::builtin();
+    let with_nnef: Vec<_> = registry.models.iter().filter(|m| m.nnef.is_some()).collect();
+    assert!(with_nnef.len() >= 2, "the default detectors have NNEF files");
+    let photo = faceverify::pipeline::decode::decode(&std::fs::read(faces_dir().join("img1.jpg")).unwrap()).unwrap();
+    for spec in &with_nnef {
+        let nnef_file = spec.nnef.as_ref().unwrap();
+        let onnx = std::fs::read(dir.join(&spec.file)).unwrap();
+        let nnef = std::fs::read(dir.join(&nnef_file.file)).unwrap_or_else(|e| panic!("{}: {e} (run `make models`)", nnef_file.file));
+        assert!(to_nnef(spec, &onnx).unwrap() == nnef, "{}: written again, the NNEF file differs", spec.id);
+        let input = spec.input().unwrap();
+        let image = image::imageops::resize(&photo, input.width, input.height, image::imageops::FilterType::Triangle);
+        let from_onnx = Network::load(spec, &onnx).unwrap().run(&image).unwrap();
+        let from_nnef = Network::load(spec, &nnef).unwrap().run(&image).unwrap();
+        assert_eq!(from_onnx.len(), from_nnef.len());
+        for ((name_a, a), (name_b, b)) in from_onnx.iter().zip(&from_nnef) {
+            assert_eq!(name_a, name_b, "{}", spec.id);
+            let bits = |t: &tract_onnx::prelude::Tensor| t.to_plain_array_view::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert!(bits(a) == bits(b), "{} output {name_a}: NNEF and ONNX differ", spec.id);
+        }
+    }
+    let (back, front) = (registry.get("blazeface-back", ModelKind::Detector).unwrap(), registry.get("blazeface-front", ModelKind::Detector).unwrap());
+    let err = Network::load(back, &std::fs::read(dir.join(&front.nnef.as_ref().unwrap().file)).unwrap()).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::ModelInvalid);
+    assert!(err.to_string().contains("blazeface-back.nnef.tar"), "{err}");
+}
+
 #[test]
 fn several_photos_per_identity_report_best_and_mean() {
     let spec = verifier().embedder_spec();

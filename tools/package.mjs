@@ -27,11 +27,13 @@ const lines = [
 ];
 for (const model of manifest.models) {
   if (model.convert.user_file) continue;
-  const source = join(built, model.file);
-  if (!(await stat(source).catch(() => null))) throw new Error(`${model.file} is not built: run make models`);
-  await copyFile(source, join(dir, 'models', model.file));
+  // The file engine.js downloads: the NNEF file where the manifest names one.
+  const { file } = model.nnef ?? model;
+  const source = join(built, file);
+  if (!(await stat(source).catch(() => null))) throw new Error(`${file} is not built: run make models`);
+  await copyFile(source, join(dir, 'models', file));
   const { license, package: pkg, version, origin } = model.provenance;
-  lines.push(`| ${model.file} | ${model.id}: ${origin ?? model.description} | ${license} | ${model.provenance.registry} ${pkg} ${version} |`);
+  lines.push(`| ${file} | ${model.id}: ${origin ?? model.description} | ${license} | ${model.provenance.registry} ${pkg} ${version} |`);
 }
 await writeFile(join(dir, 'models/LICENSES.md'), `${lines.join('\n')}\n`);
 await copyFile(join(root, 'LICENSE'), join(dir, 'LICENSE'));

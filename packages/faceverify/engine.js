@@ -149,6 +149,14 @@ async function keep(files, accepted) {
  */
 const modelUrl = (file) => (modelsUrl ? new URL(file, modelsUrl) : new URL(`./models/${file}`, import.meta.url)).href;
 
+/**
+ * The file the browser downloads for a model: its NNEF file where the manifest names one (tract
+ * loads it without parsing, typing or decluttering the ONNX graph), else its ONNX file. The core
+ * accepts either, by sha256.
+ * @param {{file: string, sha256: string, bytes?: number, nnef?: {file: string, sha256: string, bytes?: number}}} spec
+ */
+const fileOf = (spec) => spec.nnef ?? spec;
+
 /** `image instanceof ImageBitmap`, also where there are none (Node). @param {unknown} image */
 const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap;
 
@@ -210,9 +218,9 @@ async function load(request, post) {
   // Bytes received and expected per file, over every fetch this load started.
   /** @type {Map<string, [number, number]>} */ const progress = new Map();
   const sum = (/** @type {0 | 1} */ i) => [...progress.values()].reduce((total, p) => total + p[i], 0);
-  const fetchModel = (/** @type {{file: string, sha256: string, bytes?: number}} */ spec) =>
-    modelBytes(modelUrl(spec.file), spec, (done, total) => {
-      progress.set(spec.file, [done, total]);
+  const fetchModel = (/** @type {{file: string, sha256: string, bytes?: number}} */ file) =>
+    modelBytes(modelUrl(file.file), file, (done, total) => {
+      progress.set(file.file, [done, total]);
       post({ id: request.id, progress: { loaded: sum(0), total: sum(1) } });
     });
   // Only the wasm can say which files a verifier needs, and it is not compiled yet on the
@@ -233,7 +241,7 @@ async function load(request, post) {
   // Which files a verifier needs (detectors, face check, landmarks, recognition) is the
   // core's decision, from the manifest.
   const specs = JSON.parse(core.modelSet(request.detector ?? undefined, request.model ?? undefined));
-  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(spec.sha256) ?? fetchModel(spec)));
+  const files = await Promise.all(specs.map((/** @type {any} */ spec) => early.get(fileOf(spec).sha256) ?? fetchModel(fileOf(spec))));
   // Build the new set before dropping the old: a failed load leaves the working one. The
   // core checks every file's sha256 against the manifest before parsing it.
   /** @type {import('./pkg/faceverify.js').Verifier} */ let next;
@@ -288,7 +296,7 @@ async function ensureAttributes(v, attributes) {
   if (!attributes?.length) return;
   for (const spec of JSON.parse(core.attributeModels(attributes))) {
     if (attributesLoaded.has(spec.id)) continue;
-    const file = await modelBytes(modelUrl(spec.file), spec, () => {});
+    const file = await modelBytes(modelUrl(fileOf(spec).file), fileOf(spec), () => {});
     try {
       v.loadAttributes(spec.id, file.bytes);
     } catch (error) {

@@ -234,6 +234,8 @@ export interface ModelEntry {
   sha256: string;
   /** The file's size in bytes (what the load's progress counts towards). */
   bytes?: number;
+  /** The same network as tract's NNEF: the file the browser downloads instead, where given. */
+  nnef?: { file: string; sha256: string; bytes?: number };
   [key: string]: unknown;
 }
 

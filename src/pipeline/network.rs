@@ -1,5 +1,6 @@
-//! A loaded ONNX model: checked against its manifest, optimised once by tract, and run
-//! with inputs prepared the way the manifest says (NCHW, `(pixel - mean) / std`).
+//! A loaded network (its ONNX file, or the NNEF file written from it): checked against its
+//! manifest, optimised once by tract, and run with inputs prepared the way the manifest says
+//! (NCHW, `(pixel - mean) / std`).
 
 use image::{ImageBuffer, Pixel, Primitive, Rgb};
 use sha2::{Digest, Sha256};
@@ -103,33 +104,29 @@ pub struct Network {
 }
 
 impl Network {
-    /// Load `bytes` as the model `spec` describes. Bytes whose sha256 differs from the
-    /// manifest are refused: thresholds and preprocessing are only valid for that file.
+    /// Load `bytes` as the model `spec` describes: its ONNX file, or its NNEF file where the
+    /// manifest names one (`spec.nnef`, what the browser downloads). Bytes whose sha256 is
+    /// neither file's are refused (`ModelInvalid`): thresholds and preprocessing are only
+    /// valid for that network.
     pub fn load(spec: &ModelSpec, bytes: &[u8]) -> Result<Network> {
-        let invalid = |msg: String| Error::new(ErrorKind::ModelInvalid, format!("model \"{}\": {msg}", spec.id));
-        check_sha256(spec, bytes)?;
-        let input = spec.input()?;
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx
-            .proto_model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| invalid(format!("cannot parse: {e}")))?;
-        if let Some(graph) = proto.graph.as_mut() {
-            fold_dequantization(graph);
-        }
-        let model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("cannot parse: {e}")))?;
-        // Names come from the ONNX graph; optimisation keeps the order of outputs.
-        let output_names = model
-            .output_outlets()
-            .map_err(|e| invalid(e.to_string()))?
-            .iter()
-            .map(|o| model.outlet_label(*o).map(String::from).unwrap_or_else(|| model.node(o.node).name.clone()))
-            .collect();
-        let fact = f32::fact([1, 3, input.height as usize, input.width as usize]);
-        let plan = model
-            .with_input_fact(0, fact.into())
-            .and_then(|m| m.into_optimized())
+        let digest = sha256_hex(bytes);
+        let (model, decluttered) = if spec.nnef.as_ref().is_some_and(|nnef| nnef.sha256 == digest) {
+            let model = nnef()
+                .model_for_read(&mut std::io::Cursor::new(bytes))
+                .map_err(|e| invalid(spec, format!("cannot parse its NNEF file: {e}")))?;
+            (model, true)
+        } else {
+            check_digest(spec, bytes, &digest)?;
+            (typed_from_onnx(spec, bytes)?, false)
+        };
+        // Optimisation keeps the order of outputs, not always their names.
+        let output_names = output_names(&model).map_err(|e| invalid(spec, e.to_string()))?;
+        // The NNEF file was decluttered when it was written (`to_nnef`): only tract's codegen
+        // passes are left to run, which is where NNEF saves time.
+        let plan = (if decluttered { Ok(model) } else { model.into_decluttered() })
+            .and_then(|mut m| m.optimize().map(|()| m))
             .and_then(|m| m.into_runnable())
-            .map_err(|e| invalid(format!("cannot load: {e}")))?;
+            .map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
         Ok(Network { plan, spec: spec.clone(), output_names })
     }
 
@@ -157,21 +154,86 @@ impl Network {
 /// Refuse model bytes whose sha256 is not the manifest's: thresholds and preprocessing are
 /// only valid for that file.
 pub fn check_sha256(spec: &ModelSpec, bytes: &[u8]) -> Result<()> {
-    let digest = hex(&Sha256::digest(bytes));
+    check_digest(spec, bytes, &sha256_hex(bytes))
+}
+
+fn check_digest(spec: &ModelSpec, bytes: &[u8], digest: &str) -> Result<()> {
     if digest == spec.sha256 {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::ModelInvalid,
+    let or_nnef = spec.nnef.as_ref().map(|n| format!(", nor its NNEF file's {} ({})", n.sha256, n.file)).unwrap_or_default();
+    Err(invalid(
+        spec,
         format!(
-            "model \"{}\": {} bytes{} with sha256 {digest} do not match the manifest's {} (file {})",
-            spec.id,
+            "{} bytes{} with sha256 {digest} do not match the manifest's {} (file {}){or_nnef}",
             bytes.len(),
             looks_like(bytes),
             spec.sha256,
             spec.file
         ),
     ))
+}
+
+fn invalid(spec: &ModelSpec, msg: String) -> Error {
+    Error::new(ErrorKind::ModelInvalid, format!("model \"{}\": {msg}", spec.id))
+}
+
+/// The ONNX file's network for the manifest's input size, with its uint8 weights folded
+/// ([`fold_dequantization`]), typed but not yet decluttered.
+fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<TypedModel> {
+    let input = spec.input()?;
+    let onnx = tract_onnx::onnx();
+    let mut proto = onnx
+        .proto_model_for_read(&mut std::io::Cursor::new(bytes))
+        .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?;
+    if let Some(graph) = proto.graph.as_mut() {
+        fold_dequantization(graph);
+    }
+    let fact = f32::fact([1, 3, input.height as usize, input.width as usize]);
+    onnx.model_for_proto_model(&proto)
+        .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?
+        .with_input_fact(0, fact.into())
+        .and_then(|m| m.into_typed())
+        .map_err(|e| invalid(spec, format!("cannot load: {e}")))
+}
+
+/// tract's NNEF, with the operators tract adds for ONNX: made once (its standard library is
+/// parsed from text, 10 ms natively).
+fn nnef() -> &'static tract_nnef::framework::Nnef {
+    static NNEF: std::sync::OnceLock<tract_nnef::framework::Nnef> = std::sync::OnceLock::new();
+    NNEF.get_or_init(|| tract_nnef::nnef().with_onnx())
+}
+
+/// The outputs' names: the ONNX graph's (kept in the NNEF file), else the node's.
+fn output_names(model: &TypedModel) -> TractResult<Vec<String>> {
+    Ok(model
+        .output_outlets()?
+        .iter()
+        .map(|o| model.outlet_label(*o).map(String::from).unwrap_or_else(|| model.node(o.node).name.clone()))
+        .collect())
+}
+
+/// The network of `spec`'s ONNX file (`bytes`) as tract's NNEF tar, decluttered for the
+/// manifest's input size: the file `spec.nnef` names. The tar's times are fixed, so the same
+/// ONNX file and tract version give the same bytes (the manifest pins their sha256), and the
+/// outputs keep their names (checked by reading the tar back). Errors: `ModelInvalid` for
+/// bytes that are not the manifest's ONNX file or a network NNEF cannot express.
+pub fn to_nnef(spec: &ModelSpec, bytes: &[u8]) -> Result<Vec<u8>> {
+    check_sha256(spec, bytes)?;
+    let model = typed_from_onnx(spec, bytes)?
+        .into_decluttered()
+        .map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
+    let tar = nnef()
+        .write_to_tar_with_config(&model, Vec::new(), false, true)
+        .map_err(|e| invalid(spec, format!("cannot write as NNEF: {e}")))?;
+    let read_back = nnef()
+        .model_for_read(&mut &tar[..])
+        .map_err(|e| invalid(spec, format!("its NNEF does not read back: {e}")))?;
+    let (names, read_names) = (output_names(&model), output_names(&read_back));
+    if names.as_ref().ok() != read_names.as_ref().ok() {
+        return Err(invalid(spec, format!("NNEF renames its outputs: {names:?} became {read_names:?}")));
+    }
+    Ok(tar)
 }
 
 /// What bytes served in place of a model file look like, when they look like something
@@ -238,8 +300,8 @@ where
         .map_err(|e| Error::new(ErrorKind::Inference, format!("cannot build input tensor: {e}")))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

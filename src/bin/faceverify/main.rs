@@ -13,7 +13,8 @@ use faceverify::pipeline::decode::{decode_owned, Decoded};
 use faceverify::pipeline::quality::ENROL_BAR;
 use faceverify::pipeline::gallery::Gallery;
 use faceverify::pipeline::detect::Face;
-use faceverify::registry::{AlignMethod, ModelSpec};
+use faceverify::pipeline::network::to_nnef;
+use faceverify::registry::{AlignMethod, ModelSpec, Registry};
 use faceverify::{Analysis, Error, ErrorKind, Result, Source, Verifier};
 use serde_json::json;
 
@@ -146,6 +147,16 @@ enum Command {
         manifest: PathBuf,
         #[command(flatten)]
         models: ModelArgs,
+    },
+    /// Write a model's ONNX file as tract's NNEF, the file the browser downloads (the
+    /// manifest's `nnef`); models/build.py runs it at build time.
+    Nnef {
+        /// Model id (see models/manifest.json).
+        id: String,
+        /// The model's converted ONNX file.
+        onnx: PathBuf,
+        /// Where to write the NNEF tar.
+        out: PathBuf,
     },
 }
 
@@ -389,6 +400,15 @@ fn run(cli: Cli) -> std::result::Result<ExitCode, Failure> {
             Ok(calibrate(&LabelledPairs::embed(&models.load()?, &pairs, root)?, &manifest)?)
         }
         Command::Db { command } => db::run(command),
+        Command::Nnef { id, onnx, out } => {
+            let spec = Registry::builtin().models.iter().find(|m| m.id == id).ok_or_else(|| {
+                Error::new(ErrorKind::UnknownModel, format!("unknown model \"{id}\" (see models/manifest.json)"))
+            })?;
+            let io = |path: &Path, e: std::io::Error| Error::new(ErrorKind::InvalidInput, format!("\"{}\": {e}", path.display()));
+            let tar = to_nnef(spec, &std::fs::read(&onnx).map_err(|e| io(&onnx, e))?)?;
+            std::fs::write(&out, tar).map_err(|e| io(&out, e))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
