@@ -78,6 +78,31 @@ async function searchTimings(/** @type {typeof import('../faceverify/pkg/facever
   return ms;
 }
 
+/**
+ * What the NNEF files changed: the default set loaded from the ONNX files and from the files
+ * the page downloads (NNEF where the manifest names one), alternated, five loads each, after
+ * the page's first (cold) load. Medians, ms.
+ * @param {any} core
+ * @param {any[]} specs
+ * @param {Uint8Array[]} files
+ */
+async function loadByFile(core, specs, files) {
+  const onnx = await Promise.all(specs.map(async (/** @type {any} */ m) => new Uint8Array(await (await fetch(`../faceverify/models/${m.file}`)).arrayBuffer())));
+  const ids = specs.map((/** @type {any} */ m) => m.id);
+  const time = (/** @type {Uint8Array[]} */ set) => {
+    const start = performance.now();
+    new core.Verifier(ids, set).free();
+    return performance.now() - start;
+  };
+  /** @type {{onnx: number[], nnef: number[]}} */ const ms = { onnx: [], nnef: [] };
+  for (let i = 0; i < 5; i++) {
+    ms.onnx.push(time(onnx));
+    ms.nnef.push(time(files));
+  }
+  const median = (/** @type {number[]} */ v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return { onnx: median(ms.onnx), nnef: median(ms.nnef) };
+}
+
 async function main() {
   const core = threads > 1 ? await import('../faceverify/pkg-threads/faceverify.js') : await import('../faceverify/pkg/faceverify.js');
   const wasm = build === 'relaxed-simd' ? 'faceverify_relaxed_bg.wasm' : 'faceverify_bg.wasm';
@@ -117,7 +142,7 @@ async function main() {
   }
   const memoryResult = await heapGrowth(verifier, memory, pair);
   verifier.free();
-  return { ...timings, memory: memoryResult, search_ms: await searchTimings(core) };
+  return { ...timings, memory: memoryResult, search_ms: await searchTimings(core), load_ms_by_file: await loadByFile(core, specs, files) };
 }
 
 if (threads > 1 && typeof document !== 'undefined') inWorker(import.meta.url);
