@@ -169,7 +169,12 @@ const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instance
 async function instantiate(file, wasmUrl) {
   const url = wasmUrl ? new URL(file, wasmUrl) : packaged[file];
   // In Node the glue's default (fetch) cannot read files: the same file, read here.
-  return core.default({ module_or_path: readLocal && url.protocol === 'file:' ? await readLocal(url) : url });
+  if (readLocal && url.protocol === 'file:') return core.default({ module_or_path: await readLocal(url) });
+  // From the network or the HTTP cache, where the browser also keeps the compiled code; with
+  // the network cut, a copy a service worker stored with the Cache API (the demo's sw.js
+  // stores the wasm files but leaves their requests to the browser, for that compiled code).
+  const response = fetch(url).catch(async (error) => (await globalThis.caches?.match(url.href)) ?? Promise.reject(error));
+  return core.default({ module_or_path: response });
 }
 
 /** The package's wasm files, each named in full so that bundlers find and copy it. */
