@@ -14,6 +14,7 @@ import { VerifyView } from './verify-view.js';
  */
 
 const SETTINGS_KEY = 'faceverify-settings';
+const STORE_WASM_AFTER_MS = 3000;
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const status = $('status');
 const [detector, model, metric, threshold] = ['detector', 'model', 'metric', 'threshold'].map($);
@@ -107,6 +108,10 @@ app.ready.then(
   (verifier) => {
     showModels(verifier);
     app.gallery.restore();
+    // For offline use, the service worker stores the wasm this page runs: a few seconds
+    // after ready, so that a first visit's download of it does not slow the first photos.
+    const wasm = /** @type {import('faceverify').Backend} */ (verifier.backend).wasm;
+    setTimeout(async () => (await navigator.serviceWorker?.ready)?.active?.postMessage({ type: 'store-wasm', url: wasm }), STORE_WASM_AFTER_MS);
   },
   (error) => {
     showStatus(`Could not load the models: ${error.message}`);

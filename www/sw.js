@@ -1,10 +1,10 @@
 // @ts-check
 /// <reference lib="webworker" />
-// The service worker: keeps the app shell and the wasm in a cache so that the page loads
-// and works with the network cut. Network first, so a rebuilt app is picked up as soon as
-// the server is reachable; the cache answers only when it is not. Models are cached by
-// the inference worker itself (keyed by sha256), so they are left alone here; the wasm files
-// are stored here but fetched by the browser (below).
+// The service worker: keeps the app shell and the wasm the page runs in a cache so that the
+// page loads and works with the network cut. Network first, so a rebuilt app is picked up as
+// soon as the server is reachable; the cache answers only when it is not. Models are cached by
+// the inference worker itself (keyed by sha256), so they are left alone here; the wasm is
+// stored here when the page asks (below) but fetched by the browser.
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const SHELL_CACHE = 'faceverify-shell';
 const SHELL = [
@@ -19,14 +19,22 @@ const SHELL = [
   // cached when fetched).
   'faceverify/pkg-threads/faceverify.js',
 ];
-// The wasm files: stored here for offline use, but their requests are left to the browser
-// (below), and refreshWasm keeps the stored copies current.
+// The wasm files a page may ask to have stored (one per build; app.js names the one it runs).
 const WASM = ['faceverify/pkg/faceverify_bg.wasm', 'faceverify/pkg/faceverify_relaxed_bg.wasm', 'faceverify/pkg-threads/faceverify_bg.wasm'];
 /** Served from elsewhere in the tree, never part of the app. */
 const NOT_OURS = ['faceverify/models/', 'bench/'];
 
 sw.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll([...SHELL, ...WASM])).then(() => sw.skipWaiting()));
+  event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => sw.skipWaiting()));
+});
+
+// `{type: 'store-wasm', url}`: the page's wasm, stored (or brought up to date) for offline use.
+// Asked by the page a few seconds after ready: at install, storing all three builds (51 MB
+// decoded) competed with a first visit's own load for the two cores, 0.4-0.8 s of its first
+// verdict (docs/performance.md).
+sw.addEventListener('message', (event) => {
+  const { type, url } = event.data ?? {};
+  if (type === 'store-wasm' && typeof url === 'string') event.waitUntil(storeWasm(url));
 });
 
 sw.addEventListener('activate', (event) => event.waitUntil(sw.clients.claim()));
@@ -42,7 +50,6 @@ sw.addEventListener('fetch', (event) => {
   // 0.99–1.07 s, docs/performance.md). With the network cut the inference worker reads the
   // stored copy itself (engine.js).
   if (url.pathname.endsWith('.wasm')) return;
-  if (request.mode === 'navigate') event.waitUntil(refreshWasm());
   event.respondWith(
     (async () => {
       const cache = await caches.open(SHELL_CACHE);
@@ -60,21 +67,22 @@ sw.addEventListener('fetch', (event) => {
 });
 
 /**
- * Bring the stored wasm files up to date after a rebuild: nothing else does, as their requests
- * bypass this worker. A HEAD that bypasses the HTTP cache tells whether a file changed (other
- * validators, or none) without revalidating the browser's copy, whose compiled code the page
- * is using; only a changed file is downloaded again.
+ * Store the wasm file at `href` (one of WASM), or bring the stored copy up to date after a
+ * rebuild: nothing else does, as its requests bypass this worker. A HEAD that bypasses the
+ * HTTP cache tells whether the file changed (other validators, or none) without revalidating
+ * the browser's copy, whose compiled code the page is using; only a changed file is
+ * downloaded again.
+ * @param {string} href
  */
-async function refreshWasm() {
+async function storeWasm(href) {
+  const url = new URL(href, sw.registration.scope).href;
+  if (!WASM.some((path) => new URL(path, sw.registration.scope).href === url)) return;
   const cache = await caches.open(SHELL_CACHE);
   const validator = (/** @type {Response} */ r) => r.headers.get('ETag') ?? r.headers.get('Last-Modified');
-  for (const path of WASM) {
-    const url = new URL(path, sw.registration.scope).href;
-    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' }).catch(() => undefined);
-    if (!head?.ok) continue;
-    const stored = await cache.match(url);
-    if (stored && validator(head) !== null && validator(head) === validator(stored)) continue;
-    const response = await fetch(url, { cache: 'no-store' }).catch(() => undefined);
-    if (response?.ok) await cache.put(url, response);
-  }
+  const head = await fetch(url, { method: 'HEAD', cache: 'no-store' }).catch(() => undefined);
+  if (!head?.ok) return;
+  const stored = await cache.match(url);
+  if (stored && validator(head) !== null && validator(head) === validator(stored)) return;
+  const response = await fetch(url, { cache: 'no-store' }).catch(() => undefined);
+  if (response?.ok) await cache.put(url, response);
 }

@@ -115,6 +115,9 @@ async function modelBytes(url, { sha256, bytes: size }, progress) {
   return { key, bytes: await download(key, size, progress), cached: false };
 }
 
+/** The model cache's pending writes, in order (a load does not wait for them). */
+let stored = Promise.resolve();
+
 /** The model cache, or undefined without the Cache API (an insecure origin). */
 const modelCache = () => globalThis.caches?.open(MODEL_CACHE).catch(() => undefined);
 
@@ -163,18 +166,23 @@ const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instance
 /**
  * Instantiate `core` (one build's glue, just imported) with the wasm `file` (a path inside the
  * package): under `wasmUrl` if given, else beside this module (a URL bundlers see and copy).
+ * Returns the URL it was fetched from.
  * @param {'pkg/faceverify_bg.wasm' | 'pkg/faceverify_relaxed_bg.wasm' | 'pkg-threads/faceverify_bg.wasm'} file
  * @param {string | undefined} wasmUrl
  */
 async function instantiate(file, wasmUrl) {
   const url = wasmUrl ? new URL(file, wasmUrl) : packaged[file];
   // In Node the glue's default (fetch) cannot read files: the same file, read here.
-  if (readLocal && url.protocol === 'file:') return core.default({ module_or_path: await readLocal(url) });
+  if (readLocal && url.protocol === 'file:') {
+    instance = await core.default({ module_or_path: await readLocal(url) });
+    return url.href;
+  }
   // From the network or the HTTP cache, where the browser also keeps the compiled code; with
   // the network cut, a copy a service worker stored with the Cache API (the demo's sw.js
-  // stores the wasm files but leaves their requests to the browser, for that compiled code).
+  // stores the wasm the page ran, but leaves its requests to the browser, for that compiled code).
   const response = fetch(url).catch(async (error) => (await globalThis.caches?.match(url.href)) ?? Promise.reject(error));
-  return core.default({ module_or_path: response });
+  instance = await core.default({ module_or_path: response });
+  return url.href;
 }
 
 /** The package's wasm files, each named in full so that bundlers find and copy it. */
@@ -198,17 +206,17 @@ async function start(threads, wasmUrl, relaxed) {
   const gemm = () => /** @type {string} */ (core.gemmKernel());
   if (!threaded) {
     const build = relaxed && relaxedSimd() ? 'relaxed-simd' : 'simd128';
-    instance = await instantiate(build === 'relaxed-simd' ? 'pkg/faceverify_relaxed_bg.wasm' : 'pkg/faceverify_bg.wasm', wasmUrl);
-    return { build, threads: 1, gemm: gemm(), fallback: null };
+    const wasm = await instantiate(build === 'relaxed-simd' ? 'pkg/faceverify_relaxed_bg.wasm' : 'pkg/faceverify_bg.wasm', wasmUrl);
+    return { build, threads: 1, gemm: gemm(), wasm, fallback: null };
   }
   try {
-    instance = await instantiate('pkg-threads/faceverify_bg.wasm', wasmUrl);
+    const wasm = await instantiate('pkg-threads/faceverify_bg.wasm', wasmUrl);
     // A pool worker whose script fails to load never reports back: give up after 20 s
     // (it starts in ~0.1 s) rather than never finishing the load.
     const pool = /** @type {any} */ (core).initThreadPool(threads);
     await Promise.race([pool, new Promise((_, reject) => setTimeout(() => reject(new Error('the thread pool did not start in 20 s')), 20_000))]);
     /** @type {any} */ (core).useThreadPool();
-    return { build: 'relaxed-simd-threads', threads, gemm: gemm(), fallback: null };
+    return { build: 'relaxed-simd-threads', threads, gemm: gemm(), wasm, fallback: null };
   } catch (e) {
     throw named('THREADS_UNAVAILABLE', `threaded build failed: ${/** @type {Error} */ (e).message ?? e}`);
   }
@@ -253,10 +261,12 @@ async function load(request, post) {
   try {
     next = new core.Verifier(specs.map((/** @type {any} */ s) => s.id), files.map((f) => f.bytes));
   } catch (error) {
-    await keep(files, false);
+    await (stored = stored.then(() => keep(files, false)).catch(() => undefined));
     throw error;
   }
-  await keep(files, true);
+  // Stored after the reply (storing is best effort): a first visit's 10.7 MB kept "ready"
+  // waiting 60-100 ms.
+  stored = stored.then(() => keep(files, true)).catch(() => undefined);
   verifier?.free();
   verifier = next;
   attributesLoaded = new Set();

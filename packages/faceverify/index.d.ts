@@ -221,6 +221,8 @@ export interface Backend {
   threads: number;
   /** The f32 GEMM kernel tract runs convolutions on, e.g. 'faceverify_wasm_f32_6x8'. */
   gemm: string;
+  /** The URL of the build's wasm file (what a page stores for offline use). */
+  wasm: string;
   /** Why a wanted threaded build is not the one running (null when nothing was given up). */
   fallback: string | null;
 }

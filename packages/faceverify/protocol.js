@@ -13,10 +13,11 @@
  *   load picks the build and its pool size (see Backend); later loads keep them. relaxedSimd:
  *   false for the plain simd128 build where relaxed SIMD would run.
  * @typedef {{build: 'simd128' | 'relaxed-simd' | 'relaxed-simd-threads', threads: number, gemm: string,
- *            fallback: string | null}} Backend
+ *            wasm: string, fallback: string | null}} Backend
  *   The wasm build the worker runs, its thread count and the f32 GEMM kernel tract runs in it
- *   (`faceverify_wasm_f32_6x8`, src/gemm.rs); fallback: why a wanted threaded build is not
- *   the one running (null when nothing was given up).
+ *   (`faceverify_wasm_f32_6x8`, src/gemm.rs); wasm: the URL of its wasm file (what a page
+ *   stores for offline use); fallback: why a wanted threaded build is not the one running
+ *   (null when nothing was given up).
  * @typedef {{id: number, type: 'analyze', image: Image, camera?: boolean, attributes?: string[]}} AnalyzeRequest
  * @typedef {{id: number, type: 'detect', image: Image, camera?: boolean}} DetectRequest
  * @typedef {{id: number, type: 'verify', a: Float32Array, b: Float32Array, metric: string, threshold?: number,

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { launchChromium, openApp, pageErrors, root, startServer } from './helpers.mjs';
+import { launchChromium, openApp, pageErrors, root, startServer, until } from './helpers.mjs';
 
 const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify');
 const fixtures = join(root, 'target/fixtures');
@@ -137,8 +137,11 @@ test('model files a server sends by mistake are refused, never cached, and a rel
     ];
     const cachedModels = () =>
       tab.evaluate(async () => (await (await caches.open('faceverify-models')).keys()).map((r) => new URL(r.url).pathname));
-    // What the first visit cached is dropped when a file it used cannot be trusted; the
-    // recognition model comes from the network again below.
+    // The page stores its downloads just after ready: once it has, they are dropped, and the
+    // recognition model comes from the network again below (what a load cached is dropped
+    // when a file it used cannot be trusted).
+    const hasModel = (/** @type {string[]} */ cached) => cached.some((p) => p.includes('dlib-resnet'));
+    await until(cachedModels, hasModel);
     await tab.evaluate(async () => caches.delete('faceverify-models'));
     for (const [label, body, contentType] of cases) {
       await serverless.route('**/models/dlib-resnet.onnx*', (route) => route.fulfill({ body, contentType }));
@@ -158,9 +161,8 @@ test('model files a server sends by mistake are refused, never cached, and a rel
     // A plain reload with the server right again: the app loads and caches the real file.
     await tab.reload();
     await tab.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
-    const cached = await cachedModels();
+    const cached = await until(cachedModels, hasModel);
     console.log('cached after the reload:', cached.join(', '));
-    assert.ok(cached.some((p) => p.includes('dlib-resnet')), 'the real model is cached');
   } finally {
     await serverless.close();
   }

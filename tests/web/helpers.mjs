@@ -75,6 +75,18 @@ export function pageErrors(page) {
   return uncaught.get(page) ?? [];
 }
 
+/**
+ * Poll `f` until `ok` holds for its value (returned), for up to 30 s; then fail.
+ * @template T @param {() => Promise<T>} f @param {(v: T) => boolean} ok
+ */
+export async function until(f, ok) {
+  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const value = await f();
+    if (ok(value)) return value;
+  }
+  throw new Error('timed out');
+}
+
 /** Open the demo in `context` and wait until its models are loaded. */
 export async function openApp(context, url) {
   const page = context.pages()[0] ?? (await context.newPage());

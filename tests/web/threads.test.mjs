@@ -68,12 +68,14 @@ test('the isolated demo runs threaded, threads: 1 the one-thread relaxed build, 
   assert.equal(threaded.isolated, true, 'the demo server makes the page cross-origin isolated');
   const gemm = 'faceverify_wasm_f32_6x8';
   if (threaded.cores > 1) {
-    assert.deepEqual(threaded.backend, { build: 'relaxed-simd-threads', threads: threaded.cores, gemm, fallback: null });
+    const wasm = `${server.url}faceverify/pkg-threads/faceverify_bg.wasm`;
+    assert.deepEqual(threaded.backend, { build: 'relaxed-simd-threads', threads: threaded.cores, gemm, wasm, fallback: null });
     assert.equal(await page.getAttribute('#status', 'data-backend'), 'relaxed-simd-threads');
     assert.match(await page.textContent('#status'), new RegExp(`wasm relaxed-simd-threads, ${threaded.cores} threads`));
   }
-  assert.deepEqual(single.backend, { build: 'relaxed-simd', threads: 1, gemm, fallback: null });
+  assert.deepEqual(single.backend, { build: 'relaxed-simd', threads: 1, gemm, wasm: `${server.url}faceverify/pkg/faceverify_relaxed_bg.wasm`, fallback: null });
   assert.equal(plain.backend.build, 'simd128');
+  assert.equal(plain.backend.wasm, `${server.url}faceverify/pkg/faceverify_bg.wasm`);
   assert.equal(plain.backend.gemm, gemm);
   assert.match(plain.backend.fallback, /relaxed SIMD/);
   for (const run of [threaded, single, plain]) {
