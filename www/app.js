@@ -119,10 +119,10 @@ app.ready.then(
   },
 );
 
-/** Re-run what is on screen with the new settings. */
-function rerun() {
+/** Re-run what is on screen with the new settings; `reanalyze`: the models changed. */
+function rerun(reanalyze = false) {
   saveSettings();
-  app.verify.update();
+  app.verify.update(reanalyze);
   app.gallery.find();
 }
 
@@ -140,14 +140,14 @@ for (const select of [detector, model]) {
       note = `Could not switch models (${/** @type {Error} */ (e).message}). `;
     }
     showModels(verifier, note);
-    rerun();
+    rerun(true);
   });
 }
 metric.addEventListener('change', () => {
   app.ready.then(showThreshold);
   rerun();
 });
-threshold.addEventListener('change', rerun);
+threshold.addEventListener('change', () => rerun());
 // Enter in the threshold field applies it rather than submitting the form.
 $('settings-form').addEventListener('submit', (/** @type {Event} */ event) => event.preventDefault());
 

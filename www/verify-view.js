@@ -16,6 +16,12 @@ function percent(p) {
 
 export class VerifyView {
   /** @type {Array<Blob | null>} */ #photos = [null, null];
+  /**
+   * Each slot's analysis, started as soon as its photo is given (so the verdict after the
+   * second photo waits for that photo alone) and kept until the photo or the models change.
+   * @type {Array<{photo: Blob, analysis: Promise<import('faceverify').Analysis>} | null>}
+   */
+  #analyses = [null, null];
   #run = 0;
   #app;
   #slots;
@@ -54,8 +60,25 @@ export class VerifyView {
     return this.#photos[0] ? 1 : 0;
   }
 
-  /** Verify again, with the current models and settings. */
-  async update() {
+  /** Slot `i`'s analysis with the current models: started once per photo. @param {number} i */
+  #analysis(i) {
+    const photo = /** @type {Blob} */ (this.#photos[i]);
+    let entry = this.#analyses[i];
+    if (entry?.photo !== photo) {
+      const analysis = this.#app.ready.then((verifier) => verifier.analyze(photo));
+      // A failure is reported once both photos are given (update).
+      analysis.catch(() => undefined);
+      entry = this.#analyses[i] = { photo, analysis };
+    }
+    return entry.analysis;
+  }
+
+  /**
+   * Verify again with the current settings; `reanalyze`: the models changed, so the photos
+   * are analysed again (a new metric or threshold only compares again).
+   */
+  async update(reanalyze = false) {
+    if (reanalyze) this.#analyses = [null, null];
     const photos = this.#photos;
     const current = ++this.#run;
     const result = this.#result;
@@ -67,25 +90,25 @@ export class VerifyView {
       this.#gauge.replaceChildren();
       result.textContent = 'Comparing…';
     }
+    const analyses = photos.map((p, i) => (p ? this.#analysis(i) : null));
     const bitmaps = await Promise.all(photos.map((p) => (p ? bitmapOf(p) : null)));
     if (current !== this.#run) return;
     bitmaps.forEach((bitmap, i) => drawPhoto(this.#slots[i].photo, bitmap, []));
     if (!ready) return;
     try {
       const verifier = await this.#app.ready;
-      const analyses = [];
-      for (const [i, photo] of photos.entries()) {
-        // The browser's decoder is only for display; the wasm core decodes for itself, so
-        // an image the browser cannot show still gets the core's verdict or typed error.
-        const analysis = await verifier.analyze(/** @type {Blob} */ (photo)).catch((error) => {
-          throw Object.assign(error, { message: `${NAMES[i]} photo: ${error.message}` });
-        });
-        analyses.push(analysis);
+      // The browser's decoder is only for display; the wasm core decodes for itself, so an
+      // image the browser cannot show still gets the core's verdict or typed error.
+      const done = [];
+      for (const [i, analysis] of analyses.entries()) {
+        done.push(await /** @type {Promise<import('faceverify').Analysis>} */ (analysis).catch((error) => {
+          throw Object.assign(new Error(`${NAMES[i]} photo: ${error.message}`), { name: error.name });
+        }));
       }
-      const verdict = await verifier.compare(analyses[0].embedding, analyses[1].embedding,
-        { ...this.#app.options(), quality: chosenQuality(analyses) });
+      const verdict = await verifier.compare(done[0].embedding, done[1].embedding,
+        { ...this.#app.options(), quality: chosenQuality(done) });
       if (current !== this.#run) return;
-      analyses.forEach((analysis, i) => {
+      done.forEach((analysis, i) => {
         const slot = this.#slots[i];
         drawPhoto(slot.photo, bitmaps[i], analysis.faces, { chosen: analysis.chosen });
         drawCrop(slot.crop, analysis.aligned);

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { artifacts, launchChromium, openApp, pageErrors, startServer, verdictFor } from './helpers.mjs';
+import { artifacts, faces, launchChromium, openApp, pageErrors, startServer, verdictFor } from './helpers.mjs';
 
 let server;
 let context;
@@ -139,6 +139,37 @@ test('changing the threshold or metric re-runs the comparison', async () => {
   await page.waitForFunction(() => /cosine distance/.test(document.querySelector('[data-testid="result"]').textContent), null, { timeout: 30_000 });
   assert.equal(await page.locator('[data-testid="result"]').getAttribute('data-verified'), 'true');
   await page.selectOption('[data-testid="metric"]', 'euclidean');
+});
+
+test('a photo is analysed as soon as it is given; a new threshold only compares again', async () => {
+  // Counts the page's analyses (the app and this share the package's module).
+  await page.evaluate(async () => {
+    const { FaceVerifier } = await import('faceverify');
+    const analyze = FaceVerifier.prototype.analyze;
+    /** @type {any} */ (window).analyses = 0;
+    FaceVerifier.prototype.analyze = function (...args) {
+      /** @type {any} */ (window).analyses++;
+      return analyze.apply(this, args);
+    };
+  });
+  const analyses = () => page.evaluate(() => /** @type {any} */ (window).analyses);
+  const before = await page.locator('[data-testid="result"]').textContent();
+  await page.setInputFiles('[data-testid="file-a"]', join(faces, 'img4.jpg'));
+  // Before the second photo: the verdict after it then waits for that photo alone.
+  await page.waitForFunction(() => /** @type {any} */ (window).analyses === 1, null, { timeout: 10_000 });
+  await page.setInputFiles('[data-testid="file-b"]', join(faces, 'img2.jpg'));
+  await page.waitForFunction((prev) => {
+    const el = document.querySelector('[data-testid="result"]');
+    return el.dataset.verified !== undefined && el.textContent !== prev;
+  }, before, { timeout: 60_000 });
+  assert.equal(await analyses(), 2);
+  assert.equal(await page.locator('[data-testid="result"]').getAttribute('data-verified'), 'true');
+  await page.fill('[data-testid="threshold"]', '0.2');
+  await page.press('[data-testid="threshold"]', 'Tab');
+  await page.waitForFunction(() => document.querySelector('[data-testid="result"]').dataset.verified === 'false', null, { timeout: 30_000 });
+  assert.equal(await analyses(), 2, 'a new threshold analysed the photos again');
+  await page.fill('[data-testid="threshold"]', '');
+  await page.press('[data-testid="threshold"]', 'Tab');
 });
 
 test('only models worth choosing are offered, and one detector can replace the default set', async () => {
