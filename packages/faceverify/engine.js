@@ -166,7 +166,7 @@ const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instance
 /**
  * Instantiate `core` (one build's glue, just imported) with the wasm `file` (a path inside the
  * package): under `wasmUrl` if given, else beside this module (a URL bundlers see and copy).
- * Returns the URL it was fetched from.
+ * Its exports go to `instance`; returns the URL the wasm came from.
  * @param {'pkg/faceverify_bg.wasm' | 'pkg/faceverify_relaxed_bg.wasm' | 'pkg-threads/faceverify_bg.wasm'} file
  * @param {string | undefined} wasmUrl
  */
