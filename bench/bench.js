@@ -4,7 +4,7 @@
 // the page's main thread (`?build=simd128`: the plain wasm, else the relaxed-SIMD one);
 // `?threads=N` (N > 1) runs the threaded build in a worker, as the demo does, with a pool of N
 // (its figures: timings only, no memory or search).
-import { frames, inWorker, medianMs, report } from './timing.js';
+import { frames, inWorker, median, medianMs, report } from './timing.js';
 
 const params = new URLSearchParams(location.search);
 const threads = Number(params.get('threads') ?? 1);
@@ -99,7 +99,6 @@ async function loadByFile(core, specs, files) {
     ms.onnx.push(time(onnx));
     ms.nnef.push(time(files));
   }
-  const median = (/** @type {number[]} */ v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
   return { onnx: median(ms.onnx), nnef: median(ms.nnef) };
 }
 

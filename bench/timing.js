@@ -20,8 +20,13 @@ export async function medianMs(f) {
     await f();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+/** The median of `values` (sorted in place). @param {number[]} values */
+export function median(values) {
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)];
 }
 
 /**

@@ -172,16 +172,14 @@ const isBitmap = (image) => typeof ImageBitmap !== 'undefined' && image instance
  */
 async function instantiate(file, wasmUrl) {
   const url = wasmUrl ? new URL(file, wasmUrl) : packaged[file];
-  // In Node the glue's default (fetch) cannot read files: the same file, read here.
-  if (readLocal && url.protocol === 'file:') {
-    instance = await core.default({ module_or_path: await readLocal(url) });
-    return url.href;
-  }
-  // From the network or the HTTP cache, where the browser also keeps the compiled code; with
-  // the network cut, a copy a service worker stored with the Cache API (the demo's sw.js
-  // stores the wasm the page ran, but leaves its requests to the browser, for that compiled code).
-  const response = fetch(url).catch(async (error) => (await globalThis.caches?.match(url.href)) ?? Promise.reject(error));
-  instance = await core.default({ module_or_path: response });
+  // In Node the glue's default (fetch) cannot read files: the same file, read here. Else from
+  // the network or the HTTP cache, where the browser also keeps the compiled code; with the
+  // network cut, a copy a service worker stored with the Cache API (the demo's sw.js stores
+  // the wasm the page ran, but leaves its requests to the browser, for that compiled code).
+  const source = readLocal && url.protocol === 'file:'
+    ? await readLocal(url)
+    : fetch(url).catch(async (error) => (await globalThis.caches?.match(url.href)) ?? Promise.reject(error));
+  instance = await core.default({ module_or_path: source });
   return url.href;
 }
 
