@@ -45,3 +45,45 @@ pub(crate) fn unthreaded<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
 }
+
+/// `f()` run on one of the pool's threads, with every other pool thread kept awake and
+/// stealing until it returns; `f()` as is when tract's products are not on the pool
+/// ([`unthreaded`], or a threaded build before `useThreadPool`).
+///
+/// Why: the thread that calls into the wasm is not one of the pool's, so each of tract's split
+/// products was injected into the pool and the caller slept until it was done, and the pool's
+/// threads fell asleep between two products (rayon spins only briefly; `yield_now` is a no-op
+/// in wasm): three wake-ups of ~50 µs per product, a dozen products of ~0.5 ms per embed. From
+/// inside the pool a product's chunks go to the caller's own deque, and a thread spinning in
+/// `rayon::yield_now` takes them at once.
+pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "threads")]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tract_linalg::multithread::{current_tract_executor, Executor};
+        if matches!(current_tract_executor(), Executor::RayonGlobal) && rayon::current_thread_index().is_none() {
+            let done = &AtomicBool::new(false);
+            return rayon::scope(|scope| {
+                let owner = rayon::current_thread_index();
+                for _ in 1..rayon::current_num_threads() {
+                    scope.spawn(move |_| {
+                        // A spinner the owner pops itself (no thread was free to steal it)
+                        // must return: the owner's `f` cannot finish under it.
+                        if rayon::current_thread_index() == owner {
+                            return;
+                        }
+                        while !done.load(Ordering::Acquire) {
+                            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                                std::hint::spin_loop();
+                            }
+                        }
+                    });
+                }
+                let result = f();
+                done.store(true, Ordering::Release);
+                result
+            });
+        }
+    }
+    f()
+}

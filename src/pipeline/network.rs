@@ -143,9 +143,7 @@ impl Network {
         Rgb<T>: Pixel<Subpixel = T>,
     {
         let input = to_tensor(image, self.spec.input()?)?;
-        let outputs = self
-            .plan
-            .run(tvec!(input.into()))
+        let outputs = crate::par::on_pool(|| self.plan.run(tvec!(input.into())))
             .map_err(|e| Error::new(ErrorKind::Inference, format!("model \"{}\" failed: {e}", self.spec.id)))?;
         Ok(self.output_names.iter().cloned().zip(outputs.into_iter().map(|t| t.into_tensor())).collect())
     }
