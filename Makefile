@@ -155,18 +155,15 @@ demo:
 # Builds first, two jobs at a time: cargo shares make's jobserver (the `+` lines), so two
 # jobs run in all, and the wasm builds' long single-threaded LTO overlaps other compiling.
 # Then the tests, one suite after another (the browser tests time real things).
-# The Rust tests run beside the wasm builds, whose single-threaded stretches (LTO, one codegen
-# unit per crate) leave a core idle: a fresh clone spent 21 % of its two cores idle when they
-# ran after every build.
 test:
-	+$(MAKE) -j2 wasm cli models fixtures package test-rust
-	+$(MAKE) test-web
+	+$(MAKE) -j2 wasm cli models fixtures package
+	+$(MAKE) test-python test-rust test-web
 
 # The OpenFace converter on random weights; leaves ONNX files in target/openface for test-rust.
 test-python: setup
 	$(PYTHON) -m unittest -v tests/test_openface.py
 
-test-rust: models fixtures test-python $(CLI)
+test-rust: models fixtures test-python
 	+cargo test --release
 
 # A test that hangs fails after 10 minutes instead of holding CI to its limit.
