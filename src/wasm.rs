@@ -62,9 +62,9 @@ pub fn gemm_kernel() -> String {
 pub use wasm_bindgen_rayon::init_thread_pool;
 
 /// Run tract's matrix products on the pool `initThreadPool` started (tract's
-/// `Executor::RayonGlobal`; products under 64 panels stay on the calling thread, where the
-/// ~50 µs hand-over would cost more than it saves). Until then everything runs on the
-/// caller. `threads` build only.
+/// `Executor::RayonGlobal`; products under 64 panels stay on the thread running the network,
+/// where the hand-over would cost more than it saves). Each network then runs on a pool
+/// thread (`par::on_pool`). Until then everything runs on the caller. `threads` build only.
 #[cfg(feature = "threads")]
 #[wasm_bindgen(js_name = useThreadPool)]
 pub fn use_thread_pool() {
