@@ -306,12 +306,30 @@ fn laplacian_std(luma: &[f32], r: Region) -> f32 {
     (lap.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt()
 }
 
+/// An sRGB sample (0–255) in linear light, 0–1.
+fn srgb_to_linear(c: f32) -> f32 {
+    let c = (c / 255.0).clamp(0.0, 1.0);
+    if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+}
+
+/// Steps per sRGB level of [`linear`]'s table.
+const LINEAR_STEPS_PER_LEVEL: usize = 16;
+
+/// [`srgb_to_linear`] from a table at 1/16 of a level, interpolated: within 1e-6 of it (a
+/// test holds it there), and `powf` per sample was a third of `assess`, which runs on every
+/// camera frame. The samples are the chip's interpolated f32s, so no table of the 256 levels
+/// alone would do.
+fn linear(c: f32) -> f32 {
+    const STEPS: usize = 255 * LINEAR_STEPS_PER_LEVEL;
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| (0..=STEPS).map(|i| srgb_to_linear(i as f32 / LINEAR_STEPS_PER_LEVEL as f32)).collect());
+    let x = c.clamp(0.0, 255.0) * LINEAR_STEPS_PER_LEVEL as f32;
+    let i = (x as usize).min(STEPS - 1);
+    table[i] + (table[i + 1] - table[i]) * (x - i as f32)
+}
+
 /// CIELAB (D65) of one sRGB pixel (samples 0–255).
 fn lab(rgb: [f32; 3]) -> [f32; 3] {
-    let linear = |c: f32| {
-        let c = (c / 255.0).clamp(0.0, 1.0);
-        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
-    };
     let f = |t: f32| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
     let [r, g, b] = rgb.map(linear);
     let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
@@ -374,6 +392,15 @@ mod tests {
         assert!((yaw - 45.0).abs() < 1e-3, "nose 0.6 IOD to the image's right: 45°, got {yaw}");
         let (_, pitch) = pose(right, left, Some([60.0, 60.0]), mouth);
         assert!(pitch > 20.0, "nose tip high between eyes and mouth: face tilted up, got {pitch}");
+    }
+
+    #[test]
+    fn tabulated_linear_light_is_the_srgb_curve() {
+        for i in 0..=255 * 100 {
+            let c = i as f32 / 100.0;
+            assert!((linear(c) - srgb_to_linear(c)).abs() < 1e-6, "{c}: {} against {}", linear(c), srgb_to_linear(c));
+        }
+        assert_eq!((linear(-3.0), linear(300.0)), (0.0, 1.0));
     }
 
     #[test]
