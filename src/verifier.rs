@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::liveness::{Challenge, Frame, LivenessProgress};
 use crate::pipeline::align::align;
 use crate::pipeline::attributes::AttributeModel;
-use crate::pipeline::decode::{Decoded, Levels};
+use crate::pipeline::decode::{sample_to_u8, Decoded, Levels};
 use crate::pipeline::quality::{self, Quality, VERIFY_BAR};
 use crate::pipeline::compare::Metric;
 use crate::pipeline::detect::{suppress_overlaps, BoundingBox, Detector, Face, Keypoint};
@@ -129,10 +129,13 @@ fn low_quality(q: &Quality, which: Option<&str>) -> Option<Warning> {
 impl Analysis {
     /// The aligned crop as RGBA bytes (opaque), to show people what was compared.
     pub fn aligned_rgba(&self) -> Vec<u8> {
-        self.aligned.pixels().flat_map(|p| {
-            let [r, g, b] = p.0.map(|v| v.round().clamp(0.0, 255.0) as u8);
-            [r, g, b, 255]
-        }).collect()
+        let mut rgba = vec![255; 4 * self.aligned.pixels().len()];
+        for (out, rgb) in rgba.chunks_exact_mut(4).zip(self.aligned.as_raw().chunks_exact(3)) {
+            for c in 0..3 {
+                out[c] = sample_to_u8(rgb[c]);
+            }
+        }
+        rgba
     }
 }
 

@@ -124,7 +124,7 @@ fn browser_image(image: &JsValue) -> Result<Decoded, JsValue> {
         js_error(Error::new(ErrorKind::InvalidInput, format!("{what}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))))
     };
     if let Some(data) = image.dyn_ref::<web_sys::ImageData>() {
-        return from_rgba(&data.data(), data.width(), data.height()).map_err(js_error);
+        return from_rgba(data.data().0, data.width(), data.height()).map_err(js_error);
     }
     let Some(bitmap) = image.dyn_ref::<web_sys::ImageBitmap>() else {
         return Err(js_error(Error::new(ErrorKind::InvalidInput, "expected an ImageData or an ImageBitmap")));
@@ -149,7 +149,7 @@ fn browser_image(image: &JsValue) -> Result<Decoded, JsValue> {
     context.fill_rect(0.0, 0.0, width as f64, height as f64);
     context.draw_image_with_image_bitmap(bitmap, 0.0, 0.0).map_err(|e| failed("cannot draw the bitmap", e))?;
     let data = context.get_image_data(0.0, 0.0, width as f64, height as f64).map_err(|e| failed("cannot read the bitmap", e))?;
-    from_rgba(&data.data(), width, height).map_err(js_error)
+    from_rgba(data.data().0, width, height).map_err(js_error)
 }
 
 #[wasm_bindgen]

@@ -151,7 +151,7 @@ fn a_16_bit_png_that_looks_black_is_stretched_and_reported_dark() {
 fn an_underexposed_camera_frame_is_found_and_reported_dark() {
     let image = photo("img5.jpg");
     let rgba: Vec<u8> = image.pixels().flat_map(|p| [p.0[0] / 7, p.0[1] / 7, p.0[2] / 7, 255]).collect();
-    let frame = faceverify::pipeline::decode::from_rgba(&rgba, image.width(), image.height()).unwrap();
+    let frame = faceverify::pipeline::decode::from_rgba(rgba, image.width(), image.height()).unwrap();
     assert!(frame.levels.gain > 3.0, "{:?}", frame.levels);
     let analysis = verifier().analyze_decoded(&frame, Source::Camera).unwrap();
     let q = chosen_quality(&analysis);

@@ -11,6 +11,7 @@ use image::{imageops, RgbImage};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::decode::sample_to_u8;
 use crate::pipeline::network::{output, Network};
 use crate::pipeline::attributes::Estimate;
 use crate::pipeline::quality::Quality;
@@ -478,7 +479,7 @@ fn resize_part(image: &RgbImage, part: [u32; 4], width: u32, height: u32) -> Rgb
                 }
             }
             for c in 0..3 {
-                pixel[c] = sum[c].clamp(0.0, 255.0).round() as u8;
+                pixel[c] = sample_to_u8(sum[c]);
             }
         }
     }
