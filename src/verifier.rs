@@ -287,12 +287,12 @@ impl Verifier {
 
     /// Faces in `image`, best first, with their landmarks and quality, in the image's pixels.
     pub fn detect(&self, image: &RgbImage, source: Source) -> Result<Vec<Face>> {
-        Ok(self.upright_faces(image, Levels::IDENTITY, source)?.faces)
+        Ok(self.upright_faces(image, Levels::IDENTITY, source, true)?.faces)
     }
 
     /// As [`Verifier::detect`], with quality reporting exposure as the file gave it.
     pub fn detect_decoded(&self, decoded: &Decoded, source: Source) -> Result<Vec<Face>> {
-        Ok(self.upright_faces(&decoded.image, decoded.levels, source)?.faces)
+        Ok(self.upright_faces(&decoded.image, decoded.levels, source, true)?.faces)
     }
 
     /// Detect, then align and embed the largest face. In a camera frame, faces are not
@@ -308,7 +308,10 @@ impl Verifier {
     }
 
     fn analyze_levels(&self, image: &RgbImage, levels: Levels, source: Source) -> Result<Analysis> {
-        let Found { rotation, faces, mut rejected } = self.upright_faces(image, levels, source)?;
+        // With cores to spare, a camera frame's faces are measured while the largest is
+        // checked and embedded (below), not before.
+        let deferred = source == Source::Camera && crate::par::PARALLEL && self.face_check.is_some();
+        let Found { rotation, mut faces, mut rejected } = self.upright_faces(image, levels, source, !deferred)?;
         let mut by_size: Vec<usize> = (0..faces.len()).collect();
         by_size.sort_by(|&a, &b| faces[b].bbox.area().total_cmp(&faces[a].bbox.area()));
         let embed = |i: usize| -> Result<(Rgb32FImage, Vec<f32>)> {
@@ -326,10 +329,13 @@ impl Verifier {
         // With cores to spare, a face is embedded while the check looks at it (the two are
         // independent); the embedding is dropped if the check refuses the face.
         let mut embedded = None;
+        let mut qualities = None;
         for i in by_size {
             let confirmed = match (&self.face_check, source) {
                 (Some(check), Source::Camera) if crate::par::PARALLEL => {
-                    let (confirmed, embedding) = crate::par::join(|| check.confirm(image, &faces[i]), || embed(i));
+                    let measure = || qualities.is_none().then(|| faces.iter().map(|f| self.quality(image, f, rotation, levels)).collect::<Vec<_>>());
+                    let ((confirmed, measured), embedding) = crate::par::join(|| (check.confirm(image, &faces[i]), measure()), || embed(i));
+                    qualities = qualities.or(measured);
                     embedded = Some((i, embedding));
                     confirmed?.is_some()
                 }
@@ -343,6 +349,13 @@ impl Verifier {
             rejected.push(faces[i].clone());
         }
         let chosen = chosen.ok_or_else(|| no_face(image, &rejected))?;
+        let (aligned, embedding) = match embedded {
+            Some((i, result)) if i == chosen => result?,
+            _ => embed(chosen)?,
+        };
+        for (face, quality) in faces.iter_mut().zip(qualities.into_iter().flatten()) {
+            face.quality = quality;
+        }
         let area = faces[chosen].bbox.area();
         let rivals = faces.iter().enumerate().filter(|&(i, f)| i != chosen && f.bbox.area() >= SIMILAR_AREA * area).count();
         let mut warnings: Vec<Warning> = (rivals > 0)
@@ -359,10 +372,6 @@ impl Verifier {
             .into_iter()
             .collect();
         warnings.extend(faces[chosen].quality.as_ref().and_then(|q| low_quality(q, None)));
-        let (aligned, embedding) = match embedded {
-            Some((i, result)) if i == chosen => result?,
-            _ => embed(chosen)?,
-        };
         Ok(Analysis { faces, chosen, rotation, embedding, aligned, warnings })
     }
 
@@ -381,7 +390,8 @@ impl Verifier {
     /// The faces of `image` with landmarks and quality, in its pixels, and the clockwise turn
     /// (degrees) under which they are upright. Faces are looked for in a working copy at most
     /// [`WORKING_SIDE`] pixels long (turned, if need be); landmarks on the image itself.
-    fn upright_faces(&self, image: &RgbImage, levels: Levels, source: Source) -> Result<Found> {
+    /// Without `assess`, faces have no quality yet.
+    fn upright_faces(&self, image: &RgbImage, levels: Levels, source: Source, assess: bool) -> Result<Found> {
         let (working, scale) = working_copy(image);
         let (width, height) = image.dimensions();
         let to_image = |f: &Face, turn: u16, w: u32, h: u32| turn_face(f, (360 - turn) % 360, w, h).scaled(1.0 / scale);
@@ -413,14 +423,21 @@ impl Verifier {
         let rotation = best.0;
         let faces = best.1.iter().map(|f| {
             let mut face = self.landmarker.refine(image, f)?.clamped(width, height);
-            // A face quality cannot measure (its crop entirely outside the image) has none.
-            face.quality = match rotation {
-                0 => quality::assess(image, &face, levels).ok(),
-                turn => self.turned_upright(image, &face, turn).and_then(|(part, f)| quality::assess(&part, &f, levels)).ok(),
-            };
+            if assess {
+                face.quality = self.quality(image, &face, rotation, levels);
+            }
             Ok(face)
         });
         Ok(Found { rotation, faces: faces.collect::<Result<_>>()?, rejected })
+    }
+
+    /// The quality of `face` (with landmarks, upright under the clockwise `rotation`); none for
+    /// a face it cannot measure (its crop entirely outside the image).
+    fn quality(&self, image: &RgbImage, face: &Face, rotation: u16, levels: Levels) -> Option<Quality> {
+        match rotation {
+            0 => quality::assess(image, face, levels).ok(),
+            turn => self.turned_upright(image, face, turn).and_then(|(part, f)| quality::assess(&part, &f, levels)).ok(),
+        }
     }
 
     /// Candidate faces without landmarks, and those the face check refused. Camera frames:
