@@ -308,8 +308,8 @@ impl Verifier {
     }
 
     fn analyze_levels(&self, image: &RgbImage, levels: Levels, source: Source) -> Result<Analysis> {
-        // With cores to spare, a camera frame's faces are measured while the largest is
-        // checked and embedded (below), not before.
+        // With cores to spare, a camera frame's faces are measured beside the face check
+        // (below), not before it.
         let deferred = source == Source::Camera && crate::par::PARALLEL && self.face_check.is_some();
         let Found { rotation, mut faces, mut rejected } = self.upright_faces(image, levels, source, !deferred)?;
         let mut by_size: Vec<usize> = (0..faces.len()).collect();
@@ -332,7 +332,7 @@ impl Verifier {
         let mut qualities = None;
         for i in by_size {
             let confirmed = match (&self.face_check, source) {
-                (Some(check), Source::Camera) if crate::par::PARALLEL => {
+                (Some(check), Source::Camera) if deferred => {
                     let measure = || qualities.is_none().then(|| faces.iter().map(|f| self.quality(image, f, rotation, levels)).collect::<Vec<_>>());
                     let ((confirmed, measured), embedding) = crate::par::join(|| (check.confirm(image, &faces[i]), measure()), || embed(i));
                     qualities = qualities.or(measured);

