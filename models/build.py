@@ -40,6 +40,9 @@ def build(entry: dict, update: bool) -> bool:
 def build_nnef(entry: dict, cli: str, update: bool) -> bool:
     """The entry's NNEF file (`nnef` in the manifest), written from its ONNX file by the CLI."""
     onnx = BUILD / "onnx" / entry["file"]
+    if entry["convert"].get("user_file") and not onnx.exists():
+        print(f"build: {entry['id']}: NNEF skipped, no ONNX file (its user file is not in models/user/)")
+        return True
     return made(entry, entry["nnef"], [cli, "nnef", entry["id"], str(onnx), str(BUILD / "onnx" / entry["nnef"]["file"])], update)
 
 

@@ -210,8 +210,19 @@ class Nn4Graph:
     def max_pool(self, x: str, stride: int) -> str:
         return self.g.op("MaxPool", [x], kernel_shape=[3, 3], strides=[stride] * 2, pads=[1, 1, 1, 1])
 
-    def lrn(self, x: str) -> str:
-        return self.g.op("LRN", [x], **LRN)
+    def lrn(self, x: str, channels: int) -> str:
+        """ONNX's LRN written out: x / (bias + alpha/size · Σ x²)^beta, the sum over the `size`
+        channels centred on each (fewer at the ends), as a 1×1 convolution with a band of ones.
+        Spelt in core operators because tract's LRN is an ONNX extension that NNEF (what the
+        browser loads) only reads through tract-onnx's operator library."""
+        half = (LRN["size"] - 1) // 2
+        near = np.abs(np.arange(channels)[:, None] - np.arange(channels)[None, :])
+        band = (near <= half).astype(np.float32)
+        squared = self.g.op("Mul", [x, x])
+        window = self.g.op("Conv", [squared, self.g.const(band[:, :, None, None], "lrn_band")], kernel_shape=[1, 1])
+        scaled = self.g.op("Mul", [window, self.g.const(np.float32(LRN["alpha"] / LRN["size"]))])
+        base = self.g.op("Add", [scaled, self.g.const(np.float32(LRN["bias"]))])
+        return self.g.op("Div", [x, self.g.op("Pow", [base, self.g.const(np.float32(LRN["beta"]))])])
 
     def l2_pool(self, x: str) -> str:
         """Torch's SpatialLPPooling(p=2, 3×3, stride 1): sqrt(9 · mean(x²)) over each window."""
@@ -246,9 +257,9 @@ class Nn4Graph:
     def build(self, doc: str) -> onnx.ModelProto:
         conv1, conv2, conv3 = STEM
         x = self.conv_bn_relu("input", conv1)
-        x = self.lrn(self.max_pool(x, 2))
+        x = self.lrn(self.max_pool(x, 2), conv1.cout)
         x = self.conv_bn_relu(self.conv_bn_relu(x, conv2), conv3)
-        x = self.max_pool(self.lrn(x), 2)
+        x = self.max_pool(self.lrn(x, conv3.cout), 2)
         size = INPUT_SIZE // 8
         for block in INCEPTIONS:
             x, size = self.inception(x, block, size)

@@ -22,7 +22,7 @@ use tract_linalg::mmm_routines::MmmRoutine;
 use tract_linalg::mmm_tiers::MmmTier;
 use tract_linalg::pack::Packing;
 use tract_linalg::Scaler;
-use tract_onnx::prelude::DatumType;
+use tract_nnef::prelude::DatumType;
 
 const MR: usize = 6;
 const NR: usize = 8;

@@ -50,7 +50,7 @@ pub fn attribute_models(attributes: Vec<String>) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = gemmKernel)]
 pub fn gemm_kernel() -> String {
     use tract_linalg::mmm::Query;
-    use tract_onnx::prelude::DatumType;
+    use tract_nnef::prelude::DatumType;
     let query = Query::plain(DatumType::F32, Some(64), Some(576), Some(1024));
     tract_linalg::MmmDispatch::native().pick(&query).map(|(mmm, _, _)| mmm.name().to_string()).unwrap_or_default()
 }

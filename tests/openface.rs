@@ -41,3 +41,28 @@ fn nn4_small2_under_tract_matches_numpy_and_onnxruntime() {
         assert!(vs_numpy <= 1e-4 && vs_onnxruntime <= 1e-4, "{source}: {vs_numpy} {vs_onnxruntime}");
     }
 }
+
+/// The browser reads NNEF only: once a user's OpenFace file is converted, `make models-update`
+/// writes its NNEF file (cross-map LRN and L2 pooling included), which must give the ONNX
+/// file's outputs to the bit.
+#[test]
+fn nn4_small2_as_nnef_is_its_onnx_network() {
+    use faceverify::pipeline::network::{to_nnef, Network};
+    use faceverify::registry::{ModelFile, Registry};
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let onnx = std::fs::read(fixture_dir().join("nn4.small2-t7.onnx")).unwrap();
+    // The entry as the manifest has it (not offered until its user file is converted).
+    let mut spec = Registry::builtin().models.iter().find(|m| m.id == "openface-nn4.small2").unwrap().clone();
+    spec.sha256 = hex(&onnx);
+    let tar = to_nnef(&spec, &onnx).unwrap();
+    spec.nnef = Some(ModelFile { file: "openface-nn4.small2.nnef.tar".into(), sha256: hex(&tar), bytes: Some(tar.len() as u64) });
+    let image = image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([(x * 2) as u8, (y * 2) as u8, ((x + y) % 256) as u8]));
+    let from_onnx = Network::load(&spec, &onnx).unwrap().run(&image).unwrap();
+    let from_nnef = Network::load(&spec, &tar).unwrap().run(&image).unwrap();
+    let bits = |t: &Tensor| t.to_plain_array_view::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(from_onnx.len(), from_nnef.len());
+    for ((name, a), (_, b)) in from_onnx.iter().zip(&from_nnef) {
+        assert!(bits(a) == bits(b), "output {name}: NNEF and ONNX differ");
+    }
+}

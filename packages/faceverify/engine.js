@@ -153,9 +153,9 @@ async function keep(files, accepted) {
 const modelUrl = (file) => (modelsUrl ? new URL(file, modelsUrl) : new URL(`./models/${file}`, import.meta.url)).href;
 
 /**
- * The file the browser downloads for a model: its NNEF file where the manifest names one (tract
- * loads it without parsing, typing or decluttering the ONNX graph), else its ONNX file. The core
- * accepts either, by sha256.
+ * The file the browser downloads for a model: a network's NNEF file (tract loads it without
+ * parsing, typing or decluttering an ONNX graph; the wasm reads no ONNX), else the model's own
+ * file (dlib's landmarker). The core checks it by sha256.
  * @param {{file: string, sha256: string, bytes?: number, nnef?: {file: string, sha256: string, bytes?: number}}} spec
  */
 const fileOf = (spec) => spec.nnef ?? spec;

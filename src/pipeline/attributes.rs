@@ -86,7 +86,7 @@ impl AttributeModel {
     }
 }
 
-fn read(spec: &AttributeOutput, outputs: &[(String, tract_onnx::prelude::Tensor)], model: &str) -> Result<Estimate> {
+fn read(spec: &AttributeOutput, outputs: &[(String, tract_nnef::prelude::Tensor)], model: &str) -> Result<Estimate> {
     let bad = |what: &str| Error::new(ErrorKind::Inference, format!("model \"{model}\" output \"{}\" {what}", spec.name));
     let empty = Estimate { value: None, unit: None, label: None, probability: None, probabilities: BTreeMap::new(), model: model.into() };
     match spec.kind {

@@ -28,7 +28,7 @@ test('the benchmark harness runs end to end', () => {
     assert.ok(v.embed_ms > 0 && v.pipeline_fps > 0 && v.wasm_wire_bytes > 0 && v.wasm_wire_bytes < v.wasm_gzip_bytes, `${name}: ${JSON.stringify(v)}`);
   }
   assert.ok(results.embed_ms_2threads.onnxruntime_web > 0 && results.embed_ms_2threads.faceverify_wasm > 0);
-  assert.ok(results.load_ms_by_file.onnx > 0 && results.load_ms_by_file.nnef > 0, JSON.stringify(results.load_ms_by_file));
+  assert.ok(results.load_ms_warm > 0, String(results.load_ms_warm));
   // The demo is cross-origin isolated by its server: its first verdicts ran threaded.
   assert.equal(results.first_verify_backend, 'relaxed-simd-threads');
   assert.equal(results.heap_growth.verified, true, 'img1/img2 verify in the memory loop');

@@ -128,12 +128,15 @@ test('model files a server sends by mistake are refused, never cached, and a rel
   const serverless = await launchChromium([], { serviceWorkers: 'block' });
   try {
     const tab = await openApp(serverless, server.url);
-    const model = await readFile(join(root, 'models/build/onnx/dlib-resnet.onnx'));
+    const model = await readFile(join(root, 'models/build/onnx/dlib-resnet.nnef.tar'));
+    // The right network as its ONNX file: the wasm reads NNEF only, and says which file it wants.
+    const onnx = await readFile(join(root, 'models/build/onnx/dlib-resnet.onnx'));
     const cases = [
       ['HTML page', '<!DOCTYPE html><html><body>404 Not Found</body></html>', 'text/html'],
       ['JSON', '{"error": "not found"}', 'application/json'],
       ['empty', '', 'application/octet-stream'],
       ['truncated', model.subarray(0, model.length >> 1), 'application/octet-stream'],
+      ['NNEF files only', onnx, 'application/octet-stream'],
     ];
     const cachedModels = () =>
       tab.evaluate(async () => (await (await caches.open('faceverify-models')).keys()).map((r) => new URL(r.url).pathname));
@@ -144,7 +147,7 @@ test('model files a server sends by mistake are refused, never cached, and a rel
     await until(cachedModels, hasModel);
     await tab.evaluate(async () => caches.delete('faceverify-models'));
     for (const [label, body, contentType] of cases) {
-      await serverless.route('**/models/dlib-resnet.onnx*', (route) => route.fulfill({ body, contentType }));
+      await serverless.route('**/models/dlib-resnet.nnef.tar*', (route) => route.fulfill({ body, contentType }));
       const error = await tab.evaluate(async () => {
         const { FaceVerifier } = await import('faceverify');
         return FaceVerifier.load().then(
@@ -156,7 +159,7 @@ test('model files a server sends by mistake are refused, never cached, and a rel
       assert.equal(error.name, 'MODEL_INVALID', label);
       if (label !== 'truncated') assert.match(error.message, new RegExp(label === 'empty' ? 'empty' : label), label);
       assert.deepEqual((await cachedModels()).filter((p) => p.includes('dlib-resnet')), [], `${label} was cached`);
-      await serverless.unroute('**/models/dlib-resnet.onnx*');
+      await serverless.unroute('**/models/dlib-resnet.nnef.tar*');
     }
     // A plain reload with the server right again: the app loads and caches the real file.
     await tab.reload();

@@ -28,7 +28,7 @@ test('the tarball holds the API, its types, the three wasm builds, the models an
   const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
   for (const file of ['package.json', 'README.md', 'LICENSE', 'index.d.ts', 'faceverify.js', 'engine.js', 'worker.js', 'worker-threads.js', 'node.js',
     'node-worker.js', 'protocol.js', 'features.js', 'pkg/faceverify.js', 'pkg/faceverify_bg.wasm', 'pkg/faceverify_relaxed_bg.wasm', 'pkg/default-models.js', 'pkg-threads/faceverify.js',
-    'pkg-threads/faceverify_bg.wasm', 'models/LICENSES.md', 'models/dlib-resnet.onnx', 'models/blazeface-front.nnef.tar']) {
+    'pkg-threads/faceverify_bg.wasm', 'models/LICENSES.md', 'models/dlib-resnet.nnef.tar', 'models/blazeface-front.nnef.tar']) {
     assert.ok(files.includes(file), `${file} is not in the tarball`);
   }
   assert.ok(files.some((f) => /^pkg-threads\/snippets\/.*workerHelpers/.test(f)), 'the thread pool worker is not in the tarball');
@@ -71,7 +71,7 @@ test('the Vite example installs the tarball, type-checks, builds with defaults a
     assert.equal(await verdict(OTHER), 'false', await page.locator('#result').textContent());
     const elsewhere = requests.filter((url) => !url.startsWith(`${origin}/`) && !/^(data|blob):/.test(url));
     assert.deepEqual(elsewhere, [], 'requests to another origin');
-    assert.ok(requests.some((url) => /\.wasm(\?|$)/.test(url)) && requests.some((url) => /dlib-resnet[^/]*\.onnx(\?|$)/.test(url)),
+    assert.ok(requests.some((url) => /\.wasm(\?|$)/.test(url)) && requests.some((url) => /dlib-resnet\.nnef[^/]*\.tar(\?|$)/.test(url)),
       `the wasm and the models came from the app's own origin: ${requests.join(' ')}`);
     console.log(`${requests.length} requests, all to ${origin}`);
 

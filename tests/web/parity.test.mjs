@@ -14,7 +14,7 @@ const cli = process.env.FACEVERIFY_BIN ?? join(root, 'target/release/faceverify'
 test('wasm and native embeddings agree within 1e-4', async () => {
   await init({ module_or_path: await readFile(join(root, 'packages/faceverify/pkg/faceverify_bg.wasm')) });
   const specs = JSON.parse(modelSet());
-  const bytes = (m) => readFile(join(root, 'models/build/onnx', m.file));
+  const bytes = (m) => readFile(join(root, 'models/build/onnx', (m.nnef ?? m).file));
   const verifier = new Verifier(specs.map((m) => m.id), await Promise.all(specs.map(bytes)));
   let worst = 0;
   for (const file of ['img1.jpg', 'img3.jpg', 'img22.jpg']) {
@@ -59,7 +59,7 @@ test('wasm gallery search equals a brute-force search', async () => {
 
 test('wasm attributes and quality agree with the CLI; attribute ms per face', async () => {
   await init({ module_or_path: await readFile(join(root, 'packages/faceverify/pkg/faceverify_bg.wasm')) });
-  const bytes = (m) => readFile(join(root, 'models/build/onnx', m.file));
+  const bytes = (m) => readFile(join(root, 'models/build/onnx', (m.nnef ?? m).file));
   const specs = JSON.parse(modelSet());
   const verifier = new Verifier(specs.map((m) => m.id), await Promise.all(specs.map(bytes)));
   const wanted = ['age', 'gender', 'expression'];

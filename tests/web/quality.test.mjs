@@ -27,7 +27,7 @@ after(async () => {
 });
 
 test('analyze labels every face with apparent age, gender, expression and quality', async () => {
-  const attributeModel = (url) => /faceapi-(age-gender|expression)\.onnx/.test(url);
+  const attributeModel = (url) => /faceapi-(age-gender|expression)\.nnef\.tar/.test(url);
   assert.equal(modelRequests.filter(attributeModel).length, 0, 'the default load fetches no attribute model');
   await page.goto(`${server.url}#analyze`);
   await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });

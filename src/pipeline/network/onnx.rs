@@ -1,0 +1,272 @@
+//! The ONNX files (feature `onnx`: the command line and the tests; the browser's wasm reads
+//! only the NNEF files written from them here, and leaves tract-onnx's parser out).
+
+use std::collections::{HashMap, HashSet};
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use super::uint8::{Dequantize, dequantize};
+use super::{check_sha256, invalid, nnef, output_names};
+use crate::error::Result;
+use crate::registry::ModelSpec;
+
+/// Replace each `Cast(uint8 weights) → Mul(scale) → Add(offset)` chain on initializers (how
+/// the converters ship uint8 weights) by the float initializer it computes, before tract
+/// sees the graph. tract would fold the chain itself, but through broadcasting element by
+/// element: 357 of the 368 ms dlib ResNet took to load natively, seconds in wasm. Same f32
+/// operations in the same order ([`dequantize`]), so the weights are bit for bit the ones
+/// tract computed. Chains of any other shape are left to tract. Returns each chain folded, as
+/// the NNEF writer stores it.
+fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Dequantize> {
+    use pb::tensor_proto::DataType;
+    const FLOAT: i32 = DataType::Float as i32;
+    let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let consumers = |graph: &pb::GraphProto, name: &str| -> Vec<usize> {
+        graph.node.iter().enumerate().filter(|(_, n)| n.input.iter().any(|i| i == name)).map(|(i, _)| i).collect()
+    };
+    let initializer: HashMap<String, usize> =
+        graph.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+    let floats = |t: &pb::TensorProto| -> Option<Vec<f32>> {
+        if t.data_type != FLOAT {
+            return None;
+        }
+        if !t.float_data.is_empty() {
+            return Some(t.float_data.clone());
+        }
+        Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    };
+    let mut folded = Vec::new();
+    let mut chains = Vec::new();
+    let mut dropped_nodes = Vec::new();
+    for (cast_index, cast) in graph.node.iter().enumerate() {
+        let to_float = cast.attribute.iter().any(|a| a.name == "to" && a.i == FLOAT as i64);
+        let Some(&q) = (cast.op_type == "Cast" && to_float && cast.input.len() == 1).then(|| initializer.get(&cast.input[0])).flatten() else {
+            continue;
+        };
+        let q = &graph.initializer[q];
+        if q.data_type != DataType::Uint8 as i32 || q.raw_data.is_empty() {
+            continue;
+        }
+        // Intermediate results that are graph outputs, or read twice, must stay.
+        let Some(cast_out) = cast.output.first().filter(|o| !graph_outputs.contains(*o)) else { continue };
+        let [mul_index] = consumers(graph, cast_out)[..] else { continue };
+        let mul = &graph.node[mul_index];
+        let Some(mul_out) = mul.output.first().filter(|o| !graph_outputs.contains(*o)) else { continue };
+        let [add_index] = consumers(graph, mul_out)[..] else { continue };
+        let add = &graph.node[add_index];
+        if mul.op_type != "Mul" || add.op_type != "Add" {
+            continue;
+        }
+        let other = |node: &pb::NodeProto, input: &str| -> Option<(Vec<f32>, Vec<i64>)> {
+            let [a, b] = &node.input[..] else { return None };
+            let name = if a == input { b } else if b == input { a } else { return None };
+            let tensor = &graph.initializer[*initializer.get(name)?];
+            Some((floats(tensor)?, tensor.dims.clone()))
+        };
+        let (Some((scale, scale_dims)), Some((offset, offset_dims)), Some(out)) =
+            (other(mul, cast_out), other(add, mul_out), add.output.first())
+        else {
+            continue;
+        };
+        // Per tensor, or per leading axis (output channel): anything else stays with tract.
+        let rows = q.dims.first().copied().unwrap_or(1).max(1) as usize;
+        let per_channel = |v: &[f32], dims: &[i64]| v.len() == rows && dims.first() == Some(&(rows as i64)) && dims[1..].iter().all(|&d| d == 1);
+        if !(scale.len() == 1 || per_channel(&scale, &scale_dims)) || !(offset.len() == 1 || per_channel(&offset, &offset_dims)) {
+            continue;
+        }
+        let Some(values) = dequantize(&q.raw_data, rows, &scale, &offset) else { continue };
+        let shape: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
+        let (Ok(codes), Ok(tensor)) = (Tensor::from_shape(&shape, &q.raw_data), Tensor::from_shape(&shape, &values)) else { continue };
+        chains.push(Dequantize {
+            codes: codes.into_arc_tensor(),
+            scale: rctensor1(&scale),
+            offset: rctensor1(&offset),
+            values: tensor.into_arc_tensor(),
+        });
+        folded.push(pb::TensorProto {
+            dims: q.dims.clone(),
+            data_type: FLOAT,
+            name: out.clone(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        dropped_nodes.extend([cast_index, mul_index, add_index]);
+    }
+    dropped_nodes.sort_unstable();
+    for index in dropped_nodes.into_iter().rev() {
+        graph.node.remove(index);
+    }
+    graph.initializer.extend(folded);
+    // The uint8, scale and offset initializers nobody reads any more.
+    let used: HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
+    graph.initializer.retain(|t| used.contains(&t.name) || graph_outputs.contains(&t.name));
+    chains
+}
+
+/// The ONNX file's network for the manifest's input size, with its uint8 weights folded
+/// ([`fold_dequantization`], whose chains come back beside it), typed but not yet decluttered.
+pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<(TypedModel, Vec<Dequantize>)> {
+    let input = spec.input()?;
+    let onnx = tract_onnx::onnx();
+    let mut proto = onnx
+        .proto_model_for_read(&mut std::io::Cursor::new(bytes))
+        .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?;
+    let chains = proto.graph.as_mut().map(fold_dequantization).unwrap_or_default();
+    let fact = f32::fact([1, 3, input.height as usize, input.width as usize]);
+    let model = onnx
+        .model_for_proto_model(&proto)
+        .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?
+        .with_input_fact(0, fact.into())
+        .and_then(|m| m.into_typed())
+        .map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
+    Ok((model, chains))
+}
+
+/// Put each constant that a folded chain computed back as that chain ([`Dequantize`]), so the
+/// NNEF file stores its uint8 codes. Constants are matched by value: decluttering may rename
+/// them, and one it changed stays f32.
+fn keep_uint8(model: &mut TypedModel, chains: Vec<Dequantize>) {
+    let by_value: HashMap<Vec<u8>, Dequantize> =
+        chains.into_iter().map(|chain| (chain.values.as_bytes().to_vec(), chain)).collect();
+    for id in 0..model.nodes.len() {
+        let Some(konst) = model.node(id).op_as::<tract_onnx::tract_core::ops::konst::Const>() else { continue };
+        if konst.val().datum_type() != f32::datum_type() {
+            continue;
+        }
+        let shape = konst.val().shape().to_vec();
+        let Some(chain) = by_value.get(konst.val().as_bytes()) else { continue };
+        // Decluttering may have reshaped it (a 1×1 kernel to a matrix), keeping its rows.
+        let rows = chain.codes.shape().first().copied().unwrap_or(1);
+        if chain.scale.len().max(chain.offset.len()) > 1 && shape.first() != Some(&rows) {
+            continue;
+        }
+        let (Ok(codes), Ok(values)) = (chain.codes.clone().into_tensor().into_shape(&shape), chain.values.clone().into_tensor().into_shape(&shape)) else { continue };
+        let op = Dequantize { codes: codes.into_arc_tensor(), values: values.into_arc_tensor(), ..chain.clone() };
+        model.node_mut(id).op = Box::new(op);
+    }
+}
+
+/// Run tract's rewrites for NNEF (which writing runs again, as a no-op) and renumber the
+/// nodes named `<base>.<n>` in graph order, outputs aside (their names are the manifest's).
+/// The rewrites name the axis changes around a product `….fix_a.1`, `….fix_a.2` in an order
+/// that varies from run to run, and fold some of them away (face-api's age net came out with
+/// three sha256 in three runs); the manifest pins the file's bytes.
+fn stable_names(model: &mut TypedModel) -> TractResult<()> {
+    tract_nnef::ser::rewrite_model(model)?;
+    model.compact()?;
+    let outputs: HashSet<usize> = model.output_outlets()?.iter().map(|o| o.node).collect();
+    let base = |name: &str| {
+        name.rsplit_once('.').filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).map(|(b, _)| b.to_string())
+    };
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for id in model.eval_order()? {
+        if outputs.contains(&id) {
+            continue;
+        }
+        if let Some(base) = base(&model.node(id).name) {
+            let n = count.entry(base.clone()).or_default();
+            *n += 1;
+            model.node_mut(id).name = format!("{base}.{n}");
+        }
+    }
+    Ok(())
+}
+
+/// The network of `spec`'s ONNX file (`bytes`) as tract's NNEF tar, decluttered for the
+/// manifest's input size, uint8 weights kept as uint8 ([`super::uint8`]): the file
+/// `spec.nnef` names. The tar's times are fixed, so the same ONNX file and tract version give
+/// the same bytes (the manifest pins their sha256), and the outputs keep their names (checked
+/// by reading the tar back). Errors: `ModelInvalid` for bytes that are not the manifest's
+/// ONNX file or a network NNEF cannot express.
+pub fn to_nnef(spec: &ModelSpec, bytes: &[u8]) -> Result<Vec<u8>> {
+    check_sha256(spec, bytes)?;
+    let (model, chains) = typed_from_onnx(spec, bytes)?;
+    let mut model = model.into_decluttered().map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
+    keep_uint8(&mut model, chains);
+    stable_names(&mut model).map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
+    let tar = nnef()
+        .write_to_tar_with_config(&model, Vec::new(), false, true)
+        .map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
+    let read_back = nnef()
+        .model_for_read(&mut &tar[..])
+        .map_err(|e| invalid(spec, format!("its NNEF does not read back: {e}")))?;
+    let (names, read_names) = (output_names(&model), output_names(&read_back));
+    if names.as_ref().ok() != read_names.as_ref().ok() {
+        return Err(invalid(spec, format!("NNEF renames its outputs: {names:?} became {read_names:?}")));
+    }
+    Ok(tar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(op: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+        // Casts in these graphs are to float, as the converters write them.
+        let to_float = pb::AttributeProto { name: "to".into(), i: 1, ..Default::default() };
+        pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute: if op == "Cast" { vec![to_float] } else { Vec::new() },
+            ..Default::default()
+        }
+    }
+
+    fn floats(name: &str, dims: &[i64], values: &[f32]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 1,
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dequantization_chains_become_float_weights() {
+        let codes = pb::TensorProto { name: "q".into(), dims: vec![2, 3], data_type: 2, raw_data: vec![0, 1, 255, 10, 20, 30], ..Default::default() };
+        let mut graph = pb::GraphProto {
+            node: vec![
+                node("Cast", &["q"], "qf"),
+                node("Mul", &["qf", "scale"], "scaled"),
+                node("Add", &["offset", "scaled"], "w"),
+                node("Conv", &["input", "w"], "y"),
+            ],
+            initializer: vec![codes, floats("scale", &[2, 1], &[0.5, 2.0]), floats("offset", &[1], &[-1.0])],
+            ..Default::default()
+        };
+        fold_dequantization(&mut graph);
+        assert_eq!(graph.node.len(), 1, "only the Conv is left");
+        assert_eq!(graph.initializer.len(), 1, "codes, scale and offset are gone");
+        let w = &graph.initializer[0];
+        assert_eq!((w.name.as_str(), w.dims.as_slice(), w.data_type), ("w", &[2i64, 3][..], 1));
+        let values: Vec<f32> = w.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        assert_eq!(values, [-1.0, -0.5, 126.5, 19.0, 39.0, 59.0]);
+    }
+
+    #[test]
+    fn other_chains_are_left_to_tract() {
+        // A scale per column, not per output channel (3 of them, as many as rows): not this
+        // fold's shape.
+        let codes = pb::TensorProto { name: "q".into(), dims: vec![3, 3], data_type: 2, raw_data: vec![1; 9], ..Default::default() };
+        let mut graph = pb::GraphProto {
+            node: vec![node("Cast", &["q"], "qf"), node("Mul", &["qf", "scale"], "scaled"), node("Add", &["scaled", "offset"], "w")],
+            initializer: vec![codes, floats("scale", &[1, 3], &[1.0, 2.0, 3.0]), floats("offset", &[1], &[0.0])],
+            ..Default::default()
+        };
+        let before = graph.clone();
+        fold_dequantization(&mut graph);
+        assert_eq!(graph, before);
+        // A per-channel chain, but its Cast is to int32.
+        graph.initializer[1] = floats("scale", &[3, 1], &[1.0, 2.0, 3.0]);
+        graph.node[0].attribute[0].i = 6;
+        let before = graph.clone();
+        fold_dequantization(&mut graph);
+        assert_eq!(graph, before);
+        graph.node[0].attribute[0].i = 1;
+        fold_dequantization(&mut graph);
+        assert_ne!(graph, before, "to float, the same chain folds");
+    }
+}
