@@ -4,7 +4,7 @@
 
 #[cfg(feature = "onnx")]
 mod onnx;
-mod uint8;
+mod compact;
 
 use image::{ImageBuffer, Pixel, Primitive, Rgb};
 use sha2::{Digest, Sha256};
@@ -107,11 +107,11 @@ fn from_onnx(spec: &ModelSpec, _bytes: &[u8]) -> Result<TypedModel> {
     Err(invalid(spec, format!("this build reads NNEF files only, not the ONNX file {}{nnef}", spec.file)))
 }
 
-/// tract's NNEF with our registry ([`uint8`]): made once (its standard library is parsed from
+/// tract's NNEF with our registry ([`compact`]): made once (its standard library is parsed from
 /// text, 10 ms natively).
 fn nnef() -> &'static tract_nnef::framework::Nnef {
     static NNEF: std::sync::OnceLock<tract_nnef::framework::Nnef> = std::sync::OnceLock::new();
-    NNEF.get_or_init(|| tract_nnef::nnef().with_registry(uint8::registry()))
+    NNEF.get_or_init(|| tract_nnef::nnef().with_registry(compact::registry()))
 }
 
 /// The outputs' names: the ONNX graph's (kept in the NNEF file), else the node's.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use super::uint8::{Dequantize, dequantize};
+use super::compact::{Compact, Stored, dequantize};
 use super::{check_sha256, invalid, nnef, output_names};
 use crate::error::Result;
 use crate::registry::ModelSpec;
@@ -18,7 +18,7 @@ use crate::registry::ModelSpec;
 /// operations in the same order ([`dequantize`]), so the weights are bit for bit the ones
 /// tract computed. Chains of any other shape are left to tract. Returns each chain folded, as
 /// the NNEF writer stores it.
-fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Dequantize> {
+fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
     use pb::tensor_proto::DataType;
     const FLOAT: i32 = DataType::Float as i32;
     let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
@@ -78,10 +78,8 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Dequantize> {
         let Some(values) = dequantize(&q.raw_data, rows, &scale, &offset) else { continue };
         let shape: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
         let (Ok(codes), Ok(tensor)) = (Tensor::from_shape(&shape, &q.raw_data), Tensor::from_shape(&shape, &values)) else { continue };
-        chains.push(Dequantize {
-            codes: codes.into_arc_tensor(),
-            scale: rctensor1(&scale),
-            offset: rctensor1(&offset),
+        chains.push(Compact {
+            stored: Stored::Uint8 { codes: codes.into_arc_tensor(), scale: rctensor1(&scale), offset: rctensor1(&offset) },
             values: tensor.into_arc_tensor(),
         });
         folded.push(pb::TensorProto {
@@ -104,15 +102,42 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Dequantize> {
     chains
 }
 
+/// Each float16 initializer cast to float (how faceverify's TF.js converter ships FaceRes),
+/// as the NNEF writer stores it. tract casts these itself, element by element, which costs
+/// little; the graph is left as it is.
+fn half_weights(graph: &pb::GraphProto) -> Vec<Compact> {
+    use pb::tensor_proto::DataType;
+    let initializer: HashMap<&str, &pb::TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let casts = graph.node.iter().filter(|n| n.op_type == "Cast" && n.attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64));
+    casts
+        .filter_map(|cast| {
+            let t = initializer.get(cast.input.first()?.as_str()).filter(|t| t.data_type == DataType::Float16 as i32)?;
+            // Raw little-endian halves, or (ONNX's other layout) one per int32.
+            let bits: Vec<u16> = if t.raw_data.is_empty() {
+                t.int32_data.iter().map(|&v| v as u16).collect()
+            } else {
+                t.raw_data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
+            };
+            let halves: Vec<f16> = bits.into_iter().map(f16::from_bits).collect();
+            let values: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
+            let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+            let (halves, values) = (Tensor::from_shape(&shape, &halves).ok()?, Tensor::from_shape(&shape, &values).ok()?);
+            Some(Compact { stored: Stored::Half(halves.into_arc_tensor()), values: values.into_arc_tensor() })
+        })
+        .collect()
+}
+
 /// The ONNX file's network for the manifest's input size, with its uint8 weights folded
-/// ([`fold_dequantization`], whose chains come back beside it), typed but not yet decluttered.
-pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<(TypedModel, Vec<Dequantize>)> {
+/// ([`fold_dequantization`]), typed but not yet decluttered; beside it, its compactly stored
+/// weights ([`fold_dequantization`]'s chains and [`half_weights`]).
+pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<(TypedModel, Vec<Compact>)> {
     let input = spec.input()?;
     let onnx = tract_onnx::onnx();
     let mut proto = onnx
         .proto_model_for_read(&mut std::io::Cursor::new(bytes))
         .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?;
-    let chains = proto.graph.as_mut().map(fold_dequantization).unwrap_or_default();
+    let mut chains = proto.graph.as_ref().map(half_weights).unwrap_or_default();
+    chains.extend(proto.graph.as_mut().map(fold_dequantization).unwrap_or_default());
     let fact = f32::fact([1, 3, input.height as usize, input.width as usize]);
     let model = onnx
         .model_for_proto_model(&proto)
@@ -123,31 +148,33 @@ pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<(TypedMo
     Ok((model, chains))
 }
 
-/// Put each constant that a folded chain computed back as that chain ([`Dequantize`]), so the
-/// NNEF file stores its uint8 codes. Constants are matched by value: decluttering may rename
-/// them, and one it changed stays f32.
-fn keep_uint8(model: &mut TypedModel, chains: Vec<Dequantize>) {
-    let by_value: HashMap<Vec<u8>, Dequantize> =
+/// Put each constant that the ONNX file stores compactly back as stored ([`Compact`]), so the
+/// NNEF file stores it so too. Run after tract's rewrites for NNEF, which reshape some weights
+/// (a 1×1 kernel to a matrix with a leading unit axis) and fold them into new constants:
+/// constants are matched by value, in any shape of the same elements in the same order (what
+/// the stored tensor is reshaped to; the scales apply to runs of that order, whatever the
+/// shape), and one whose values changed stays f32.
+fn keep_compact(model: &mut TypedModel, chains: Vec<Compact>) {
+    let by_value: HashMap<Vec<u8>, Compact> =
         chains.into_iter().map(|chain| (chain.values.as_bytes().to_vec(), chain)).collect();
     for id in 0..model.nodes.len() {
         let Some(konst) = model.node(id).op_as::<tract_onnx::tract_core::ops::konst::Const>() else { continue };
         if konst.val().datum_type() != f32::datum_type() {
             continue;
         }
-        let shape = konst.val().shape().to_vec();
         let Some(chain) = by_value.get(konst.val().as_bytes()) else { continue };
-        // Decluttering may have reshaped it (a 1×1 kernel to a matrix), keeping its rows.
-        let rows = chain.codes.shape().first().copied().unwrap_or(1);
-        if chain.scale.len().max(chain.offset.len()) > 1 && shape.first() != Some(&rows) {
-            continue;
-        }
-        let (Ok(codes), Ok(values)) = (chain.codes.clone().into_tensor().into_shape(&shape), chain.values.clone().into_tensor().into_shape(&shape)) else { continue };
-        let op = Dequantize { codes: codes.into_arc_tensor(), values: values.into_arc_tensor(), ..chain.clone() };
-        model.node_mut(id).op = Box::new(op);
+        let shape = konst.val().shape().to_vec();
+        let reshaped = |t: &Arc<Tensor>| t.clone().into_tensor().into_shape(&shape).map(|t| t.into_arc_tensor());
+        let stored = match &chain.stored {
+            Stored::Uint8 { codes, scale, offset } => reshaped(codes).map(|codes| Stored::Uint8 { codes, scale: scale.clone(), offset: offset.clone() }),
+            Stored::Half(halves) => reshaped(halves).map(Stored::Half),
+        };
+        let (Ok(stored), Ok(values)) = (stored, reshaped(&chain.values)) else { continue };
+        model.node_mut(id).op = Box::new(Compact { stored, values });
     }
 }
 
-/// Run tract's rewrites for NNEF (which writing runs again, as a no-op) and renumber the
+/// Run tract's rewrites for NNEF (which writing runs again, to no effect) and renumber the
 /// nodes named `<base>.<n>` in graph order, outputs aside (their names are the manifest's).
 /// The rewrites name the axis changes around a product `….fix_a.1`, `….fix_a.2` in an order
 /// that varies from run to run, and fold some of them away (face-api's age net came out with
@@ -174,7 +201,7 @@ fn stable_names(model: &mut TypedModel) -> TractResult<()> {
 }
 
 /// The network of `spec`'s ONNX file (`bytes`) as tract's NNEF tar, decluttered for the
-/// manifest's input size, uint8 weights kept as uint8 ([`super::uint8`]): the file
+/// manifest's input size, weights stored as the ONNX file stores them ([`super::compact`]): the file
 /// `spec.nnef` names. The tar's times are fixed, so the same ONNX file and tract version give
 /// the same bytes (the manifest pins their sha256), and the outputs keep their names (checked
 /// by reading the tar back). Errors: `ModelInvalid` for bytes that are not the manifest's
@@ -183,8 +210,8 @@ pub fn to_nnef(spec: &ModelSpec, bytes: &[u8]) -> Result<Vec<u8>> {
     check_sha256(spec, bytes)?;
     let (model, chains) = typed_from_onnx(spec, bytes)?;
     let mut model = model.into_decluttered().map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
-    keep_uint8(&mut model, chains);
     stable_names(&mut model).map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
+    keep_compact(&mut model, chains);
     let tar = nnef()
         .write_to_tar_with_config(&model, Vec::new(), false, true)
         .map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
