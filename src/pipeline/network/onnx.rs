@@ -102,7 +102,7 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
     chains
 }
 
-/// Each float16 initializer cast to float (how faceverify's TF.js converter ships FaceRes),
+/// Each float16 initializer cast to float (how `convert_tfjs_graph.py` ships FaceRes),
 /// as the NNEF writer stores it. tract casts these itself, element by element, which costs
 /// little; the graph is left as it is.
 fn half_weights(graph: &pb::GraphProto) -> Vec<Compact> {
