@@ -122,8 +122,9 @@ let stored = Promise.resolve();
 const modelCache = () => globalThis.caches?.open(MODEL_CACHE).catch(() => undefined);
 
 /**
- * After a load: store what came from the network and drop older versions of those files;
- * after a failed one, drop the cached copies it used (they cannot be trusted).
+ * After a load: store what came from the network and drop older versions of those files (and
+ * ONNX files an earlier version stored); after a failed one, drop the cached copies it used
+ * (they cannot be trusted).
  * @param {{key: string, bytes: Uint8Array, cached: boolean}[]} files
  * @param {boolean} accepted
  */
@@ -138,7 +139,10 @@ async function keep(files, accepted) {
     if (cached) continue;
     const url = key.split('?')[0];
     for (const old of await cache.keys()) {
-      if (old.url.split('?')[0] === url && old.url !== key) await cache.delete(old);
+      const oldUrl = old.url.split('?')[0];
+      // Older versions of this file, and any ONNX file: what earlier versions downloaded
+      // before every network came as NNEF (the wasm reads no ONNX).
+      if ((oldUrl === url && old.url !== key) || oldUrl.endsWith('.onnx')) await cache.delete(old);
     }
     // A full quota only costs the next visit a download.
     await cache.put(key, new Response(bytes)).catch(() => undefined);

@@ -124,7 +124,7 @@ test('Blob, ImageBitmap and ImageData give the CLI answer', async () => {
   }
 });
 
-test('model files a server sends by mistake are refused, never cached, and a reload recovers', async () => {
+test('model files a server sends by mistake are refused, never cached, and a reload recovers; ONNX files an earlier version cached are dropped', async () => {
   const serverless = await launchChromium([], { serviceWorkers: 'block' });
   try {
     const tab = await openApp(serverless, server.url);
@@ -166,6 +166,18 @@ test('model files a server sends by mistake are refused, never cached, and a rel
     await tab.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
     const cached = await until(cachedModels, hasModel);
     console.log('cached after the reload:', cached.join(', '));
+    // A returning visitor of a version that downloaded ONNX files: the next download stored
+    // drops them (the wasm reads NNEF only).
+    const stale = `${server.url}faceverify/models/dlib-resnet.onnx?sha256=7de887749d610c584deede5a1d99df8bb820ed667499d009af1e71d110f4ed30`;
+    await tab.evaluate(async (url) => {
+      const cache = await caches.open('faceverify-models');
+      await cache.put(url, new Response('old'));
+      for (const key of await cache.keys()) if (key.url.includes('blazeface-back')) await cache.delete(key);
+    }, stale);
+    await tab.reload();
+    await tab.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
+    const after = await until(cachedModels, (paths) => paths.some((p) => p.includes('blazeface-back')));
+    assert.ok(!after.some((p) => p.endsWith('.onnx')), `an ONNX file stayed cached: ${after.join(', ')}`);
   } finally {
     await serverless.close();
   }
