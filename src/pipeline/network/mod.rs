@@ -98,7 +98,7 @@ fn invalid(spec: &ModelSpec, msg: String) -> Error {
 
 #[cfg(feature = "onnx")]
 fn from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<TypedModel> {
-    onnx::typed_from_onnx(spec, bytes).map(|(model, _)| model)
+    onnx::typed_from_onnx(spec, bytes, None)
 }
 
 #[cfg(not(feature = "onnx"))]

@@ -16,9 +16,9 @@ use crate::registry::ModelSpec;
 /// sees the graph. tract would fold the chain itself, but through broadcasting element by
 /// element: 357 of the 368 ms dlib ResNet took to load natively, seconds in wasm. Same f32
 /// operations in the same order ([`dequantize`]), so the weights are bit for bit the ones
-/// tract computed. Chains of any other shape are left to tract. Returns each chain folded, as
-/// the NNEF writer stores it.
-fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
+/// tract computed. Chains of any other shape are left to tract. With `compact` (the NNEF
+/// writer), each chain folded is added to it as the writer stores it.
+fn fold_dequantization(graph: &mut pb::GraphProto, mut compact: Option<&mut Vec<Compact>>) {
     use pb::tensor_proto::DataType;
     const FLOAT: i32 = DataType::Float as i32;
     let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
@@ -37,7 +37,6 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
         Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     };
     let mut folded = Vec::new();
-    let mut chains = Vec::new();
     let mut dropped_nodes = Vec::new();
     for (cast_index, cast) in graph.node.iter().enumerate() {
         let to_float = cast.attribute.iter().any(|a| a.name == "to" && a.i == FLOAT as i64);
@@ -76,12 +75,14 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
             continue;
         }
         let Some(values) = dequantize(&q.raw_data, rows, &scale, &offset) else { continue };
-        let shape: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
-        let (Ok(codes), Ok(tensor)) = (Tensor::from_shape(&shape, &q.raw_data), Tensor::from_shape(&shape, &values)) else { continue };
-        chains.push(Compact {
-            stored: Stored::Uint8 { codes: codes.into_arc_tensor(), scale: rctensor1(&scale), offset: rctensor1(&offset) },
-            values: tensor.into_arc_tensor(),
-        });
+        if let Some(compact) = compact.as_deref_mut() {
+            let shape: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
+            let (Ok(codes), Ok(tensor)) = (Tensor::from_shape(&shape, &q.raw_data), Tensor::from_shape(&shape, &values)) else { continue };
+            compact.push(Compact {
+                stored: Stored::Uint8 { codes: codes.into_arc_tensor(), scale: rctensor1(&scale), offset: rctensor1(&offset) },
+                values: tensor.into_arc_tensor(),
+            });
+        }
         folded.push(pb::TensorProto {
             dims: q.dims.clone(),
             data_type: FLOAT,
@@ -99,7 +100,6 @@ fn fold_dequantization(graph: &mut pb::GraphProto) -> Vec<Compact> {
     // The uint8, scale and offset initializers nobody reads any more.
     let used: HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
     graph.initializer.retain(|t| used.contains(&t.name) || graph_outputs.contains(&t.name));
-    chains
 }
 
 /// Each float16 initializer cast to float (how `convert_tfjs_graph.py` ships FaceRes),
@@ -128,24 +128,27 @@ fn half_weights(graph: &pb::GraphProto) -> Vec<Compact> {
 }
 
 /// The ONNX file's network for the manifest's input size, with its uint8 weights folded
-/// ([`fold_dequantization`]), typed but not yet decluttered; beside it, its compactly stored
-/// weights ([`fold_dequantization`]'s chains and [`half_weights`]).
-pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8]) -> Result<(TypedModel, Vec<Compact>)> {
+/// ([`fold_dequantization`]), typed but not yet decluttered. With `compact` (the NNEF writer;
+/// loading does without the copies), its compactly stored weights are added to it
+/// ([`fold_dequantization`]'s chains and [`half_weights`]).
+pub(super) fn typed_from_onnx(spec: &ModelSpec, bytes: &[u8], mut compact: Option<&mut Vec<Compact>>) -> Result<TypedModel> {
     let input = spec.input()?;
     let onnx = tract_onnx::onnx();
     let mut proto = onnx
         .proto_model_for_read(&mut std::io::Cursor::new(bytes))
         .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?;
-    let mut chains = proto.graph.as_ref().map(half_weights).unwrap_or_default();
-    chains.extend(proto.graph.as_mut().map(fold_dequantization).unwrap_or_default());
+    if let Some(graph) = proto.graph.as_mut() {
+        if let Some(compact) = compact.as_deref_mut() {
+            compact.extend(half_weights(graph));
+        }
+        fold_dequantization(graph, compact);
+    }
     let fact = f32::fact([1, 3, input.height as usize, input.width as usize]);
-    let model = onnx
-        .model_for_proto_model(&proto)
+    onnx.model_for_proto_model(&proto)
         .map_err(|e| invalid(spec, format!("cannot parse: {e}")))?
         .with_input_fact(0, fact.into())
         .and_then(|m| m.into_typed())
-        .map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
-    Ok((model, chains))
+        .map_err(|e| invalid(spec, format!("cannot load: {e}")))
 }
 
 /// Put each constant that the ONNX file stores compactly back as stored ([`Compact`]), so the
@@ -174,13 +177,12 @@ fn keep_compact(model: &mut TypedModel, chains: Vec<Compact>) {
     }
 }
 
-/// Run tract's rewrites for NNEF (which writing runs again, to no effect) and renumber the
-/// nodes named `<base>.<n>` in graph order, outputs aside (their names are the manifest's).
-/// The rewrites name the axis changes around a product `….fix_a.1`, `….fix_a.2` in an order
-/// that varies from run to run, and fold some of them away (face-api's age net came out with
-/// three sha256 in three runs); the manifest pins the file's bytes.
+/// Renumber the nodes named `<base>.<n>` in graph order, outputs aside (their names are the
+/// manifest's). tract's rewrites for NNEF name the axis changes around a product
+/// `….fix_a.1`, `….fix_a.2` in an order that varies from run to run, and fold some of them
+/// away (face-api's age net came out with three sha256 in three runs); the manifest pins the
+/// file's bytes.
 fn stable_names(model: &mut TypedModel) -> TractResult<()> {
-    tract_nnef::ser::rewrite_model(model)?;
     model.compact()?;
     let outputs: HashSet<usize> = model.output_outlets()?.iter().map(|o| o.node).collect();
     let base = |name: &str| {
@@ -208,10 +210,16 @@ fn stable_names(model: &mut TypedModel) -> TractResult<()> {
 /// ONNX file or a network NNEF cannot express.
 pub fn to_nnef(spec: &ModelSpec, bytes: &[u8]) -> Result<Vec<u8>> {
     check_sha256(spec, bytes)?;
-    let (model, chains) = typed_from_onnx(spec, bytes)?;
-    let mut model = model.into_decluttered().map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
-    stable_names(&mut model).map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
-    keep_compact(&mut model, chains);
+    let mut compact = Vec::new();
+    let mut model = typed_from_onnx(spec, bytes, Some(&mut compact))?
+        .into_decluttered()
+        .map_err(|e| invalid(spec, format!("cannot load: {e}")))?;
+    // tract's rewrites for NNEF, run here (writing runs them again, to no effect) so that the
+    // nodes they add are renamed and the weights they reshape are found.
+    tract_nnef::ser::rewrite_model(&mut model)
+        .and_then(|()| stable_names(&mut model))
+        .map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
+    keep_compact(&mut model, compact);
     let tar = nnef()
         .write_to_tar_with_config(&model, Vec::new(), false, true)
         .map_err(|e| invalid(spec, format!("cannot write as NNEF: {e:#}")))?;
@@ -264,13 +272,18 @@ mod tests {
             initializer: vec![codes, floats("scale", &[2, 1], &[0.5, 2.0]), floats("offset", &[1], &[-1.0])],
             ..Default::default()
         };
-        fold_dequantization(&mut graph);
+        let mut compact = Vec::new();
+        fold_dequantization(&mut graph, Some(&mut compact));
         assert_eq!(graph.node.len(), 1, "only the Conv is left");
         assert_eq!(graph.initializer.len(), 1, "codes, scale and offset are gone");
         let w = &graph.initializer[0];
         assert_eq!((w.name.as_str(), w.dims.as_slice(), w.data_type), ("w", &[2i64, 3][..], 1));
         let values: Vec<f32> = w.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         assert_eq!(values, [-1.0, -0.5, 126.5, 19.0, 39.0, 59.0]);
+        // What the NNEF writer stores instead: the codes, and the values they give.
+        let [Compact { stored: Stored::Uint8 { codes, .. }, values: stored }] = &compact[..] else { panic!("one uint8 chain: {compact:?}") };
+        assert_eq!(codes.as_bytes(), [0, 1, 255, 10, 20, 30]);
+        assert_eq!(stored.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap(), values);
     }
 
     #[test]
@@ -284,16 +297,16 @@ mod tests {
             ..Default::default()
         };
         let before = graph.clone();
-        fold_dequantization(&mut graph);
+        fold_dequantization(&mut graph, None);
         assert_eq!(graph, before);
         // A per-channel chain, but its Cast is to int32.
         graph.initializer[1] = floats("scale", &[3, 1], &[1.0, 2.0, 3.0]);
         graph.node[0].attribute[0].i = 6;
         let before = graph.clone();
-        fold_dequantization(&mut graph);
+        fold_dequantization(&mut graph, None);
         assert_eq!(graph, before);
         graph.node[0].attribute[0].i = 1;
-        fold_dequantization(&mut graph);
+        fold_dequantization(&mut graph, None);
         assert_ne!(graph, before, "to float, the same chain folds");
     }
 }
