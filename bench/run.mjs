@@ -193,7 +193,7 @@ try {
     photo_detect_ms: { faceverify_wasm: ours.photo_detect_ms, faceverify_native: native.photo_detect_ms },
     photo_pipeline_ms: { faceverify_wasm: ours.photo_pipeline_ms, faceverify_native: native.photo_pipeline_ms },
     load_ms: figure('load_ms', native.load_ms),
-    // Warm loads of the default set from the ONNX files and from the files the page gets.
+    // The default set loaded again, after the page's first (cold) load.
     load_ms_warm: ours.load_ms_warm,
     // img1 vs img2 through each runtime's whole pipeline: proof each ran the real thing.
     pair_distance: { faceverify_wasm: ours.memory.distance, onnxruntime_web: ort.pair_distance, faceapi_tfjs_wasm: faceapi.pair_distance },
