@@ -62,10 +62,17 @@ RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -nam
 WASM_PACK := CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=true \
 	wasm-pack build --mode no-install --target web --release --out-name faceverify --no-pack
 SCHED := -C llvm-args=-pre-RA-sched=source
+# Dependencies optimised for size in the wasm builds, except the crates whose loops the time
+# goes to (tract-linalg's GEMM driver and packing, image's resize, zune-jpeg, and sha2, which
+# hashes every model file as it loads): 12.30 -> 9.21 MB raw, 1.92 -> 1.55 MB brotli, no
+# slower within this host's noise (docs/performance.md: "z", or tract-core at 3, measured
+# worse). Our own crate, with the GEMM tile, stays at 3.
+WASM_OPT_LEVELS := --config 'profile.release.package."*".opt-level="s"' \
+	$(foreach crate,tract-linalg image zune-jpeg sha2,--config profile.release.package.$(crate).opt-level=3)
 # Each wasm build has a target dir of its own: cargo locks a target dir for the whole of a
 # build, which would hold the wasm builds and the native one to one at a time.
 $(WASM): $(RUST_SOURCES) | setup
-	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128 $(SCHED)" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- --no-default-features
+	+CARGO_TARGET_DIR=target/wasm RUSTFLAGS="-C target-feature=+simd128 $(SCHED)" $(WASM_PACK) --out-dir $(PACKAGE)/pkg -- $(WASM_OPT_LEVELS) --no-default-features
 	node tools/brotli.mjs $(WASM)
 	node tools/default-models.mjs
 
@@ -73,7 +80,7 @@ $(WASM): $(RUST_SOURCES) | setup
 RELAXED_OUT := target/wasm-relaxed/pkg/faceverify_bg.wasm
 $(RELAXED_OUT): $(RUST_SOURCES) | setup
 	+CARGO_TARGET_DIR=target/wasm-relaxed RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd $(SCHED)" \
-		$(WASM_PACK) --out-dir $(CURDIR)/target/wasm-relaxed/pkg -- --no-default-features
+		$(WASM_PACK) --out-dir $(CURDIR)/target/wasm-relaxed/pkg -- $(WASM_OPT_LEVELS) --no-default-features
 # One glue loads either wasm only while the two builds export the same: checked here.
 $(WASM_RELAXED): $(RELAXED_OUT) $(WASM)
 	cmp target/wasm-relaxed/pkg/faceverify.js $(PACKAGE)/pkg/faceverify.js
@@ -87,7 +94,7 @@ $(WASM_RELAXED): $(RELAXED_OUT) $(WASM)
 $(WASM_THREADS): $(RUST_SOURCES) | setup
 	+RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-threads \
 	RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296 $(SCHED)" \
-		$(WASM_PACK) --out-dir $(PACKAGE)/pkg-threads -- --no-default-features --features threads \
+		$(WASM_PACK) --out-dir $(PACKAGE)/pkg-threads -- $(WASM_OPT_LEVELS) --no-default-features --features threads \
 		-Z build-std=panic_abort,std
 	node tools/brotli.mjs $(WASM_THREADS)
 
