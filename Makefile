@@ -41,7 +41,8 @@ models-update: setup
 	+$(MAKE) cli
 	$(PYTHON) models/build.py --nnef $(CLI) --update
 
-RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs')
+# patches/: crates.io crates carried with changes (patches/README.md), built from here.
+RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs') $(shell find patches -type f)
 
 # Three wasm builds of the same core into the npm package, picked by the inference worker:
 # - pkg/faceverify_bg.wasm: simd128, one thread, for every browser (simd128 is in all since 2021

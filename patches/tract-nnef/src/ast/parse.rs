@@ -307,42 +307,45 @@ fn rvalue(i: &str) -> R<'_, RValue> {
     }
     macro_rules! bin {
         ($name:ident, $operand: ident, $operator: expr) => {
+            // A loop rather than `fold_many0`, whose accumulator is built by cloning the left
+            // operand: at every one of the six levels, for every operand, however deep.
             fn $name(i: &str) -> R<'_, RValue> {
-                let (i, init) = $operand(i)?;
-                fold_many0(
-                    pair($operator, $operand),
-                    move || init.clone(),
-                    |left, (op, right)| {
-                        RValue::Binary(Box::new(left), op.to_string(), Box::new(right))
-                    },
-                )
-                .parse(i)
+                let (mut i, mut left) = $operand(i)?;
+                loop {
+                    match pair($operator, $operand).parse(i) {
+                        Ok((rest, (op, right))) => {
+                            left = RValue::Binary(Box::new(left), op.to_string(), Box::new(right));
+                            i = rest;
+                        }
+                        Err(nom::Err::Error(_)) => return Ok((i, left)),
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         };
     }
 
     // <subscript-expr> ::= <rvalue-expr> "[" (<rvalue-expr> | [<rvalue-expr>] ":" [<rvalue-expr>]) "]"
+    // The atom is parsed once, then the subscript if any: trying `atom "[" ... "]"` first and
+    // `atom` alone after it parsed every atom twice, and nested arrays and invocations twice
+    // per level of nesting.
     fn sub(i: &str) -> R<'_, RValue> {
-        alt((
-            map(
-                pair(
-                    atom,
-                    delimited(
-                        stag("["),
-                        alt((
-                            map(separated_pair(opt(rvalue), stag(":"), opt(rvalue)), |(a, b)| {
-                                Subscript::Range(a, b)
-                            }),
-                            map(rvalue, Subscript::Single),
-                        )),
-                        stag("]"),
-                    ),
-                ),
-                |(rv, range)| RValue::Subscript(Box::new(rv), Box::new(range)),
-            ),
-            atom,
+        let (i, rv) = atom(i)?;
+        let (i, range) = opt(delimited(
+            stag("["),
+            alt((
+                map(separated_pair(opt(rvalue), stag(":"), opt(rvalue)), |(a, b)| {
+                    Subscript::Range(a, b)
+                }),
+                map(rvalue, Subscript::Single),
+            )),
+            stag("]"),
         ))
-        .parse(i)
+        .parse(i)?;
+        Ok((i, match range {
+            Some(range) => RValue::Subscript(Box::new(rv), Box::new(range)),
+            None => rv,
+        }))
     }
 
     bin!(exp, sub, tag("^"));
@@ -453,9 +456,10 @@ pub(super) fn logical_literal(i: &str) -> R<'_, bool> {
 
 // SPACES
 
+// Counted, not collected: it runs on both sides of every token.
 fn space_and_comments(i: &str) -> R<'_, ()> {
     map(
-        many0(alt((recognize(one_of(" \t\n\r")), recognize((tag("#"), many0(none_of("\r\n"))))))),
+        many0_count(alt((recognize(one_of(" \t\n\r")), recognize((tag("#"), many0_count(none_of("\r\n"))))))),
         |_| (),
     )
     .parse(i)
