@@ -42,7 +42,7 @@ models-update: setup
 	$(PYTHON) models/build.py --nnef $(CLI) --update
 
 # patches/: crates.io crates carried with changes (patches/README.md), built from here.
-RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs') $(shell find patches -type f)
+RUST_SOURCES := Cargo.toml Cargo.lock models/manifest.json $(shell find src -name '*.rs') $(shell find patches -name '*.rs' -o -name Cargo.toml -o -name '*.nnef')
 
 # Three wasm builds of the same core into the npm package, picked by the inference worker:
 # - pkg/faceverify_bg.wasm: simd128, one thread, for every browser (simd128 is in all since 2021

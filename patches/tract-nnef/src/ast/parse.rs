@@ -342,10 +342,13 @@ fn rvalue(i: &str) -> R<'_, RValue> {
             stag("]"),
         ))
         .parse(i)?;
-        Ok((i, match range {
-            Some(range) => RValue::Subscript(Box::new(rv), Box::new(range)),
-            None => rv,
-        }))
+        Ok((
+            i,
+            match range {
+                Some(range) => RValue::Subscript(Box::new(rv), Box::new(range)),
+                None => rv,
+            },
+        ))
     }
 
     bin!(exp, sub, tag("^"));
@@ -459,7 +462,10 @@ pub(super) fn logical_literal(i: &str) -> R<'_, bool> {
 // Counted, not collected: it runs on both sides of every token.
 fn space_and_comments(i: &str) -> R<'_, ()> {
     map(
-        many0_count(alt((recognize(one_of(" \t\n\r")), recognize((tag("#"), many0_count(none_of("\r\n"))))))),
+        many0_count(alt((
+            recognize(one_of(" \t\n\r")),
+            recognize((tag("#"), many0_count(none_of("\r\n")))),
+        ))),
         |_| (),
     )
     .parse(i)
