@@ -52,13 +52,17 @@ sw.addEventListener('fetch', (event) => {
   if (url.pathname.endsWith('.wasm')) return;
   event.respondWith(
     (async () => {
-      const cache = await caches.open(SHELL_CACHE);
       try {
         const response = await fetch(request);
-        if (response.ok) await cache.put(request, response.clone());
+        // Stored after the page has the response: awaited first, the write held up every
+        // module of every visit.
+        if (response.ok) {
+          const copy = response.clone();
+          event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy)));
+        }
         return response;
       } catch (error) {
-        const cached = await cache.match(request, { ignoreSearch: true });
+        const cached = await caches.match(request, { ignoreSearch: true, cacheName: SHELL_CACHE });
         if (cached) return cached;
         throw error;
       }
