@@ -11,6 +11,8 @@
 import { frames, medianMs, report } from './timing.js';
 
 const runtime = new URLSearchParams(location.search).get('runtime');
+/** One thread as faceverify, unless ?threads= says otherwise. */
+const threads = Number(new URLSearchParams(location.search).get('threads') ?? 1);
 
 /** @param {number} width @param {number} height */
 function canvas2d(width, height) {
@@ -51,8 +53,7 @@ function similarity(from, to) {
 async function onnxruntimeWeb() {
   const ort = await import('./vendor/onnxruntime-web/ort.min.mjs');
   ort.env.wasm.wasmPaths = new URL('./vendor/onnxruntime-web/', location.href).href;
-  // One thread as faceverify, unless ?threads= says otherwise.
-  ort.env.wasm.numThreads = Number(new URLSearchParams(location.search).get('threads') ?? 1);
+  ort.env.wasm.numThreads = threads;
   const manifest = await (await fetch('manifest.json')).json();
   const spec = (/** @type {string} */ id) => manifest.models.find((/** @type {any} */ m) => m.id === id);
   const [detector, model] = [spec(manifest.camera_detector), spec(manifest.default_embedder)];
@@ -132,6 +133,9 @@ async function onnxruntimeWeb() {
 async function faceApi() {
   const faceapi = await import('./vendor/face-api/face-api.esm.js');
   faceapi.tf.setWasmPaths(new URL('./vendor/tfjs-backend-wasm/', location.href).href);
+  // Pinned, and reported in the results, so that "every runtime on 1 thread" is checked
+  // rather than assumed of whichever tfjs-wasm build loads.
+  faceapi.tf.setThreadsCount(threads);
   await faceapi.tf.setBackend('wasm');
   await faceapi.tf.ready();
   const loadStart = performance.now();
@@ -147,7 +151,7 @@ async function faceApi() {
   const pair = await frames('photo.jpg', 'photo2.jpg');
   const crop = middle(pair[0], 150, 150);
   return {
-    backend: `${faceapi.tf.getBackend()} (tfjs ${faceapi.tf.version_core})`,
+    backend: `${faceapi.tf.getBackend()} (tfjs ${faceapi.tf.version_core}, ${faceapi.tf.getThreadsCount()} thread${faceapi.tf.getThreadsCount() === 1 ? '' : 's'})`,
     load_ms: loadMs,
     embed_ms: await medianMs(() => faceapi.computeFaceDescriptor(crop)),
     detect_ms: await medianMs(() => faceapi.detectSingleFace(pair[0], options)),
